@@ -1,0 +1,77 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Dependencies are kept to what each layer needs (see docs/ARCHITECTURE.md):
+// the library core uses only the system libsodium and libzstd; the
+// argument parser serves the executables, swift-property-based the tests.
+let package = Package(
+    name: "Sheaf",
+    products: [
+        .library(name: "SheafFeeds", targets: ["SheafFeeds"]),
+        .library(name: "SheafFeedLog", targets: ["SheafFeedLog"]),
+        .executable(name: "sheaf-bench", targets: ["sheaf-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+    ],
+    targets: [
+        // C shims: the system libraries, found through pkg-config.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+
+        // Crypto & codec layer.
+        .target(name: "SheafCodec"),
+        .target(name: "SheafCrypto", dependencies: ["CSodium", "SheafCodec"]),
+        .target(name: "SheafCompression", dependencies: ["CZstd"]),
+        .target(name: "SheafFiles"),
+
+        // Feeds layer.
+        .target(name: "SheafFeeds", dependencies: ["SheafCodec", "SheafCrypto"]),
+        .target(name: "SheafFeedLog", dependencies: ["SheafFeeds", "SheafFiles", "SheafCodec", "SheafCrypto"]),
+
+        // Executables.
+        .executableTarget(
+            name: "sheaf-bench",
+            dependencies: [
+                "SheafCodec", "SheafCrypto", "SheafCompression", "SheafFeeds", "SheafFeedLog", "SheafFiles",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/sheaf-bench"
+        ),
+
+        // Tests.
+        .testTarget(
+            name: "SheafCodecTests",
+            dependencies: ["SheafCodec", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "SheafCryptoTests",
+            dependencies: ["SheafCrypto", "SheafCodec"]
+        ),
+        .testTarget(
+            name: "SheafCompressionTests",
+            dependencies: ["SheafCompression", "CZstd"]
+        ),
+        .testTarget(
+            name: "SheafFeedsTests",
+            dependencies: [
+                "SheafFeeds", "SheafCrypto", "SheafCodec",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "SheafFeedLogTests",
+            dependencies: ["SheafFeedLog", "SheafFeeds", "SheafCrypto", "SheafFiles"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
