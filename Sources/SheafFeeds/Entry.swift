@@ -114,18 +114,18 @@ extension Entry: CanonicalCodable {
 
 /// The fixed fields of an entry body, read and checked without copying the
 /// payload. Range verification scans headers and hashes bodies in place.
-struct EntryHeader {
-    var seq: UInt64
-    var previous: Hash
-    var lamport: UInt64
-    var timestamp: UInt64
+package struct EntryHeader {
+    package var seq: UInt64
+    package var previous: Hash
+    package var lamport: UInt64
+    package var timestamp: UInt64
     /// Where the dependency list starts, and how many there are.
     var dependencyStart: Int
     var dependencyCount: Int
     var payload: Range<Int>
 
     /// Reads and validates a whole body, which must end where `reader` ends.
-    static func scan(_ reader: inout ByteReader) throws(DecodingError) -> EntryHeader {
+    package static func scan(_ reader: inout ByteReader) throws(DecodingError) -> EntryHeader {
         let seq = try reader.readVarint("entry.seq", in: 1...UInt64.max)
         let previous = try Hash(from: &reader)
         let lamport = try reader.readVarint("entry.lamport", in: 1...UInt64.max)

@@ -17,7 +17,7 @@ public enum RangeVerifier {
 
     /// Verifies entries held in memory (e.g. built locally or decoded earlier).
     public static func verify(_ entries: [Entry], from anchor: FeedAnchor, to head: SignedHead,
-                              feed: PublicKey) throws(FeedError) -> VerifiedBatch {
+                              feed: PublicKey, workers: Int? = nil) throws(FeedError) -> VerifiedBatch {
         var writer = ByteWriter(capacity: entries.reduce(0) { $0 + $1.payload.count + 64 })
         var ranges = [Range<Int>]()
         ranges.reserveCapacity(entries.count)
@@ -27,28 +27,29 @@ public enum RangeVerifier {
             entry.encodeBody(into: &writer)
             ranges.append(start..<writer.count)
         }
-        return try verify(buffer: writer.bytes, bodyRanges: ranges, from: anchor, to: head, feed: feed)
+        return try verify(buffer: writer.bytes, bodyRanges: ranges, from: anchor, to: head, feed: feed, workers: workers)
     }
 
     /// Verifies an encoded range (see `EncodedRange`) as received from a peer.
+    /// `workers` caps the threads used for hashing (default: one per core).
     public static func verify(encodedRange bytes: [UInt8], from anchor: FeedAnchor, feed: PublicKey,
-                              maxEntries: Int = FeedLimits.maxRangeEntries) throws(FeedError) -> VerifiedBatch {
+                              maxEntries: Int = FeedLimits.maxRangeEntries, workers: Int? = nil) throws(FeedError) -> VerifiedBatch {
         let head: SignedHead
         let ranges: [Range<Int>]
         do { (head, ranges) = try EncodedRange.parse(bytes, maxEntries: maxEntries) } catch {
             throw FeedError(.malformed(error))
         }
-        return try verify(buffer: bytes, bodyRanges: ranges, from: anchor, to: head, feed: feed)
+        return try verify(buffer: bytes, bodyRanges: ranges, from: anchor, to: head, feed: feed, workers: workers)
     }
 
     /// The core check over bodies laid out in `buffer`.
     static func verify(buffer: [UInt8], bodyRanges: [Range<Int>], from anchor: FeedAnchor,
-                       to head: SignedHead, feed: PublicKey) throws(FeedError) -> VerifiedBatch {
+                       to head: SignedHead, feed: PublicKey, workers: Int?) throws(FeedError) -> VerifiedBatch {
         guard head.feed == feed else { throw FeedError(.wrongFeed(expected: feed, found: head.feed)) }
         guard !bodyRanges.isEmpty else { throw FeedError(.emptyRange) }
         try head.verify()
 
-        let hashes = hashBodies(buffer, bodyRanges)
+        let hashes = hashBodies(buffer, bodyRanges, workers: workers ?? System.activeProcessorCount)
         var expectedSeq = anchor.seq + 1
         var previous = anchor.hash
         var lastLamport: UInt64 = 0
@@ -72,13 +73,13 @@ public enum RangeVerifier {
     }
 
     /// Hashes every body; in parallel for long ranges.
-    static func hashBodies(_ buffer: [UInt8], _ ranges: [Range<Int>]) -> [Hash] {
+    static func hashBodies(_ buffer: [UInt8], _ ranges: [Range<Int>], workers requested: Int) -> [Hash] {
         let n = ranges.count
         return buffer.withUnsafeBytes { raw -> [Hash] in
-            if n < parallelThreshold {
+            let workers = max(1, min(8, requested))
+            if n < parallelThreshold || workers == 1 {
                 return ranges.map { Hash.of(UnsafeRawBufferPointer(rebasing: raw[$0]), domain: FeedDomains.entry) }
             }
-            let workers = max(1, min(8, System.activeProcessorCount))
             let result = [Hash](unsafeUninitializedCapacity: n) { out, initialized in
                 // Each worker writes a disjoint slice of `out` and reads `raw`
                 // only; concurrentPerform returns after all have finished.

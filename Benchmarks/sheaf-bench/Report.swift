@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SheafFiles
+
+/// One benchmark result: printed as a single JSON line, keys in insertion order.
+struct Report {
+    private var fields: [(String, String)] = []
+
+    init(bench: String) { add("bench", bench) }
+
+    mutating func add(_ key: String, _ value: String) { fields.append((key, "\"\(value)\"")) }
+    mutating func add(_ key: String, _ value: Int) { fields.append((key, String(value))) }
+    mutating func add(_ key: String, _ value: Double) {
+        fields.append((key, value.isFinite ? String(format3(value)) : "null"))
+    }
+    mutating func add(_ key: String, _ value: Bool) { fields.append((key, value ? "true" : "false")) }
+
+    var json: String { "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}" }
+
+    func print() { Swift.print(json) }
+
+    private func format3(_ v: Double) -> String {
+        let scaled = (v * 1000).rounded() / 1000
+        return scaled == scaled.rounded() && abs(scaled) < 1e15 ? String(Int(scaled)) : String(scaled)
+    }
+}
+
+/// Progress for humans, on standard error so stdout stays machine-readable.
+func progress(_ message: String) {
+    var line = message + "\n"
+    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
+
+/// Peak resident set size of this process, in MB.
+func peakRSSMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
+/// Times `body` on the continuous clock.
+func measure<R>(_ body: () throws -> R) rethrows -> (R, Double) {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let result = try body()
+    return (result, seconds(clock.now - start))
+}
+
+/// SplitMix64: a tiny seeded generator, so benchmark data is the same every run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func bytes(_ count: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var i = 0
+        while i < count {
+            var word = next()
+            for _ in 0..<8 where i < count {
+                out[i] = UInt8(truncatingIfNeeded: word)
+                word >>= 8
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// Lower-case letters and digits, like W1's field values.
+    mutating func alphanumeric(_ count: Int) -> [UInt8] {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        return (0..<count).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] }
+    }
+}
+
+/// A temporary directory removed when the benchmark ends.
+struct TemporaryDirectory: ~Copyable {
+    let path: String
+
+    init(prefix: String) {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "cannot create a temporary directory in /tmp")
+        path = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+    }
+
+    deinit { try? Directory.removeTree(path) }
+}

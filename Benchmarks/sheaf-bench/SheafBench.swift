@@ -1,0 +1,17 @@
+import ArgumentParser
+import SheafFiles
+
+@main
+struct SheafBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sheaf-bench",
+        abstract: "Measures Sheaf against the machine's physical limits.",
+        discussion: """
+            Each run prints progress to standard error and one JSON object as the \
+            last line of standard output. Build with -c release for meaningful figures.
+            """,
+        subcommands: [FeedAppend.self, FeedVerify.self, Primitives.self]
+    )
+}
+
+extension Durability: ExpressibleByArgument {}
