@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "SheafCrypto", dependencies: ["CSodium", "SheafCodec"]),
         .target(name: "SheafCompression", dependencies: ["CZstd"]),
         .target(name: "SheafFiles"),
+        .target(name: "SheafRandom"),
 
         // Feeds layer.
         .target(name: "SheafFeeds", dependencies: ["SheafCodec", "SheafCrypto"]),
@@ -43,6 +44,7 @@ let package = Package(
             name: "sheaf-bench",
             dependencies: [
                 "SheafCodec", "SheafCrypto", "SheafCompression", "SheafFeeds", "SheafFeedLog", "SheafFiles",
+                "SheafRandom",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/sheaf-bench"
@@ -51,26 +53,26 @@ let package = Package(
         // Tests.
         .testTarget(
             name: "SheafCodecTests",
-            dependencies: ["SheafCodec", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["SheafCodec", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "SheafCryptoTests",
-            dependencies: ["SheafCrypto", "SheafCodec"]
+            dependencies: ["SheafCrypto", "SheafCodec", "SheafRandom"]
         ),
         .testTarget(
             name: "SheafCompressionTests",
-            dependencies: ["SheafCompression", "CZstd"]
+            dependencies: ["SheafCompression", "CZstd", "SheafRandom"]
         ),
         .testTarget(
             name: "SheafFeedsTests",
             dependencies: [
-                "SheafFeeds", "SheafCrypto", "SheafCodec",
+                "SheafFeeds", "SheafCrypto", "SheafCodec", "SheafRandom",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(
             name: "SheafFeedLogTests",
-            dependencies: ["SheafFeedLog", "SheafFeeds", "SheafCrypto", "SheafFiles"]
+            dependencies: ["SheafFeedLog", "SheafFeeds", "SheafCrypto", "SheafFiles", "SheafRandom"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SheafFiles
+@_exported import SheafRandom
 
 /// One benchmark result: printed as a single JSON line, keys in insertion order.
 struct Report {
@@ -49,39 +50,6 @@ func measure<R>(_ body: () throws -> R) rethrows -> (R, Double) {
     let start = clock.now
     let result = try body()
     return (result, seconds(clock.now - start))
-}
-
-/// SplitMix64: a tiny seeded generator, so benchmark data is the same every run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        var i = 0
-        while i < count {
-            var word = next()
-            for _ in 0..<8 where i < count {
-                out[i] = UInt8(truncatingIfNeeded: word)
-                word >>= 8
-                i += 1
-            }
-        }
-        return out
-    }
-
-    /// Lower-case letters and digits, like W1's field values.
-    mutating func alphanumeric(_ count: Int) -> [UInt8] {
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
-        return (0..<count).map { _ in alphabet[Int(next() % UInt64(alphabet.count))] }
-    }
 }
 
 /// A temporary directory removed when the benchmark ends.

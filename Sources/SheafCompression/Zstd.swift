@@ -34,9 +34,11 @@ public struct CompressionError: Error, Hashable, Sendable, CustomStringConvertib
 /// zstd with hard bounds on what decompression may allocate.
 ///
 /// Decompression never trusts the frame header: the declared size is checked
-/// against `maxOutput` before allocating, the window against `maxWindowLog`,
-/// and the actual output is capped while streaming, so a frame that lies about
-/// its size, has none, or expands without bound fails with a typed error.
+/// against `maxOutput` before allocating, and the actual output is capped
+/// while streaming, so a frame that lies about its size, has none, or
+/// expands without bound fails with a typed error. Frames without a declared
+/// size may not need a window above `maxWindowLog`; with one, zstd's window
+/// never exceeds the content size, which is already bounded by `maxOutput`.
 public enum Zstd {
     /// The level used for snapshots and bulk transfer: ~400 MB/s here.
     public static let defaultLevel: Int32 = 3
@@ -44,17 +46,9 @@ public enum Zstd {
     public static let defaultMaxWindowLog: Int32 = 23
 
     /// Compresses `input` as one frame that declares its content size.
+    /// Allocates a context per call; for many inputs use a `Compressor`.
     public static func compress(_ input: UnsafeRawBufferPointer, level: Int32 = defaultLevel) throws(CompressionError) -> [UInt8] {
-        let bound = ZSTD_compressBound(input.count)
-        var out = [UInt8](repeating: 0, count: bound)
-        let written = out.withUnsafeMutableBytes { dst in
-            ZSTD_compress(dst.baseAddress, bound, input.baseAddress, input.count, level)
-        }
-        if ZSTD_isError(written) != 0 {
-            throw CompressionError(.compressionFailed, errorName(written))
-        }
-        out.removeLast(bound - written)
-        return out
+        try Compressor(level: level).compress(input)
     }
 
     public static func compress(_ input: [UInt8], level: Int32 = defaultLevel) throws(CompressionError) -> [UInt8] {
@@ -65,19 +59,96 @@ public enum Zstd {
     }
 
     /// Decompresses exactly one frame into at most `maxOutput` bytes.
+    /// Allocates a context per call; for many frames use a `Decompressor`.
     public static func decompress(
         _ input: UnsafeRawBufferPointer,
         maxOutput: Int,
         maxWindowLog: Int32 = defaultMaxWindowLog
     ) throws(CompressionError) -> [UInt8] {
+        try Decompressor(maxWindowLog: maxWindowLog).decompress(input, maxOutput: maxOutput)
+    }
+
+    public static func decompress(_ input: [UInt8], maxOutput: Int, maxWindowLog: Int32 = defaultMaxWindowLog) throws(CompressionError) -> [UInt8] {
+        let result: Result<[UInt8], CompressionError> = input.withUnsafeBytes { raw in
+            do throws(CompressionError) {
+                return .success(try decompress(raw, maxOutput: maxOutput, maxWindowLog: maxWindowLog))
+            } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    static func errorName(_ code: Int) -> String {
+        guard let name = ZSTD_getErrorName(code) else { return "error \(code)" }
+        return String(cString: name)
+    }
+}
+
+extension Zstd {
+    /// A reusable compression context: creating one costs more than
+    /// compressing a small chunk, so chunk writers keep one. Not thread-safe.
+    public final class Compressor {
+        private let cctx: OpaquePointer?
+        public let level: Int32
+
+        public init(level: Int32 = Zstd.defaultLevel) {
+            self.level = level
+            cctx = ZSTD_createCCtx()
+        }
+
+        deinit { ZSTD_freeCCtx(cctx) }
+
+        public func compress(_ input: UnsafeRawBufferPointer) throws(CompressionError) -> [UInt8] {
+            guard let cctx else { throw CompressionError(.compressionFailed, "cannot allocate compression context") }
+            let bound = ZSTD_compressBound(input.count)
+            var out = [UInt8](repeating: 0, count: bound)
+            let written = out.withUnsafeMutableBytes { dst in
+                ZSTD_compressCCtx(cctx, dst.baseAddress, bound, input.baseAddress, input.count, level)
+            }
+            if ZSTD_isError(written) != 0 { throw CompressionError(.compressionFailed, Zstd.errorName(written)) }
+            out.removeLast(bound - written)
+            return out
+        }
+
+        public func compress(_ input: [UInt8]) throws(CompressionError) -> [UInt8] {
+            let result: Result<[UInt8], CompressionError> = input.withUnsafeBytes { raw in
+                do throws(CompressionError) { return .success(try compress(raw)) } catch { return .failure(error) }
+            }
+            return try result.get()
+        }
+    }
+
+    /// A reusable decompression context with the window limit set once.
+    /// Not thread-safe.
+    public final class Decompressor {
+        private let dctx: OpaquePointer?
+        public let maxWindowLog: Int32
+
+        public init(maxWindowLog: Int32 = Zstd.defaultMaxWindowLog) {
+            self.maxWindowLog = maxWindowLog
+            var context = ZSTD_createDCtx()
+            // A context without the window limit must not be used at all.
+            if let created = context, ZSTD_isError(ZSTD_DCtx_setParameter(created, ZSTD_d_windowLogMax, maxWindowLog)) != 0 {
+                ZSTD_freeDCtx(created)
+                context = nil
+            }
+            dctx = context
+        }
+
+        deinit { ZSTD_freeDCtx(dctx) }
+
+    public func decompress(_ input: UnsafeRawBufferPointer, maxOutput: Int) throws(CompressionError) -> [UInt8] {
         precondition(maxOutput >= 0)
         guard input.count > 0, let base = input.baseAddress else {
             throw CompressionError(.malformed, "empty input")
         }
+        // Skippable frames (magic 0x184D2A5?) carry no content: not a chunk.
+        if input.count >= 4, input.loadUnaligned(as: UInt32.self).littleEndian & 0xFFFF_FFF0 == 0x184D_2A50 {
+            throw CompressionError(.malformed, "skippable frame")
+        }
         // The single frame must span the whole input.
         let frameSize = ZSTD_findFrameCompressedSize(base, input.count)
         if ZSTD_isError(frameSize) != 0 {
-            throw CompressionError(.malformed, errorName(frameSize))
+            throw CompressionError(.malformed, Zstd.errorName(frameSize))
         }
         if frameSize != input.count {
             throw CompressionError(.trailingBytes, "\(input.count - frameSize) bytes after the frame")
@@ -93,14 +164,9 @@ public enum Zstd {
             throw CompressionError(.declaredSizeOverLimit, "frame declares \(declared) bytes, limit \(maxOutput)")
         }
 
-        guard let dctx = ZSTD_createDCtx() else {
-            throw CompressionError(.malformed, "cannot allocate decompression context")
-        }
-        defer { ZSTD_freeDCtx(dctx) }
-        let set = ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, maxWindowLog)
-        if ZSTD_isError(set) != 0 {
-            throw CompressionError(.malformed, "window limit: \(errorName(set))")
-        }
+        guard let dctx else { throw CompressionError(.malformed, "cannot allocate decompression context") }
+        // A new frame starts from a clean context (parameters are kept).
+        _ = ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
 
         // With a declared size the buffer is exact; without one it grows in
         // steps, never beyond maxOutput.
@@ -120,7 +186,7 @@ public enum Zstd {
                 return r
             }
             if ZSTD_isError(code) != 0 {
-                let name = errorName(code)
+                let name = Zstd.errorName(code)
                 if ZSTD_getErrorCode(code) == ZSTD_error_frameParameter_windowTooLarge {
                     throw CompressionError(.windowOverLimit, "\(name) (limit 2^\(maxWindowLog))")
                 }
@@ -149,17 +215,11 @@ public enum Zstd {
         return out
     }
 
-    public static func decompress(_ input: [UInt8], maxOutput: Int, maxWindowLog: Int32 = defaultMaxWindowLog) throws(CompressionError) -> [UInt8] {
-        let result: Result<[UInt8], CompressionError> = input.withUnsafeBytes { raw in
-            do throws(CompressionError) {
-                return .success(try decompress(raw, maxOutput: maxOutput, maxWindowLog: maxWindowLog))
-            } catch { return .failure(error) }
+        public func decompress(_ input: [UInt8], maxOutput: Int) throws(CompressionError) -> [UInt8] {
+            let result: Result<[UInt8], CompressionError> = input.withUnsafeBytes { raw in
+                do throws(CompressionError) { return .success(try decompress(raw, maxOutput: maxOutput)) } catch { return .failure(error) }
+            }
+            return try result.get()
         }
-        return try result.get()
-    }
-
-    private static func errorName(_ code: Int) -> String {
-        guard let name = ZSTD_getErrorName(code) else { return "error \(code)" }
-        return String(cString: name)
     }
 }

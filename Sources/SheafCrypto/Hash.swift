@@ -27,10 +27,12 @@ public struct HashDomain: Hashable, Sendable, CustomStringConvertible {
     public let personal: [UInt8]
     public let label: String
 
-    /// `label` must be 1 to 16 ASCII bytes; domains are compile-time constants.
+    /// `label` must be 1 to 16 printable ASCII bytes (no NUL, so "a" and
+    /// "a\0" cannot alias after padding); domains are compile-time constants.
     public init(_ label: String) {
         let utf8 = Array(label.utf8)
-        precondition(!utf8.isEmpty && utf8.count <= 16 && utf8.allSatisfy { $0 < 0x80 }, "hash domain label must be 1-16 ASCII bytes")
+        precondition(!utf8.isEmpty && utf8.count <= 16 && utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7f },
+                     "hash domain label must be 1-16 printable ASCII bytes")
         self.label = label
         personal = utf8 + [UInt8](repeating: 0, count: 16 - utf8.count)
     }

@@ -54,6 +54,9 @@ public final class FeedLog: Sendable {
         var latestHead: SignedHead?
         var poisoned = false
         var closed = false
+        /// Entries 1...pruned.seq were removed by compaction; pruned.hash is
+        /// the hash of entry pruned.seq, so later entries still verify.
+        var pruned: FeedAnchor?
     }
 
     // MARK: Reading the state
@@ -91,7 +94,19 @@ public final class FeedLog: Sendable {
         var recovery: FeedLogRecovery?
         do {
             try Directory.create(directory, durable: options.durability == .fsync)
-            let files = try Self.segmentFiles(in: directory)
+            var files = try Self.segmentFiles(in: directory)
+            if let pruned = try PruneMarker.read(directory: directory) {
+                state.pruned = pruned
+                state.length = pruned.seq
+                state.tipHash = pruned.hash
+                // Finish a prune that a crash interrupted.
+                while files.count >= 2 && files[1].base <= pruned.seq + 1 {
+                    pool.evict(files[0].path)
+                    try Directory.removeFile(files[0].path)
+                    try Self.removeIndex(of: files[0].path)
+                    files.removeFirst()
+                }
+            }
             for (i, file) in files.enumerated() {
                 let isLast = i == files.count - 1
                 let result = try Self.openSegment(feed: feed, path: file.path, base: file.base,
@@ -117,7 +132,7 @@ public final class FeedLog: Sendable {
         self.state = Mutex(state)
 
         // The tip hash and newest head come from the stored records.
-        if state.length > 0 {
+        if state.length > (state.pruned?.seq ?? 0) {
             let body = try readEntryBody(seq: state.length)
             let tipHash = Hash.of(body, domain: FeedDomains.entry)
             let head = try newestStoredHead()
@@ -128,7 +143,7 @@ public final class FeedLog: Sendable {
         }
     }
 
-    private struct SegmentFile {
+    fileprivate struct SegmentFile {
         var base: UInt64
         var path: String
     }
@@ -138,7 +153,7 @@ public final class FeedLog: Sendable {
         return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".seg"
     }
 
-    private static func segmentFiles(in directory: String) throws(FileError) -> [SegmentFile] {
+    fileprivate static func segmentFiles(in directory: String) throws(FileError) -> [SegmentFile] {
         try Directory.list(directory).compactMap { name -> SegmentFile? in
             guard name.count == 24, name.hasSuffix(".seg"), let base = UInt64(name.prefix(20)), base >= 1 else { return nil }
             return SegmentFile(base: base, path: Path.join(directory, name))
@@ -167,8 +182,12 @@ public final class FeedLog: Sendable {
         let header = try? SegmentHeader.decode(headerBytes)
         guard let header else {
             // A segment whose header never fully reached the disk was created
-            // by a batch that was never acknowledged.
-            if isLast {
+            // by a batch that was never acknowledged. Intact records after it
+            // were written by an acknowledged batch: then it is corruption.
+            let records = fileSize > UInt64(SegmentHeader.size) ? try pool.withDescriptor(path) { fd throws(FileError) in
+                try fd.read(at: UInt64(SegmentHeader.size), count: Int(fileSize) - SegmentHeader.size)
+            } : []
+            if isLast && !containsValidFrame(records, after: -1) {
                 pool.evict(path)
                 try Directory.removeFile(path)
                 try removeIndex(of: path)
@@ -259,7 +278,8 @@ public final class FeedLog: Sendable {
             try Directory.removeFile(path)
             try removeIndex(of: path)
             if durable { try Directory.sync(Path.parent(path)) }
-            return OpenedSegment(segment: nil, recovery: recovery ?? FeedLogRecovery(
+            // The whole file goes, header included: report that, not the cut.
+            return OpenedSegment(segment: nil, recovery: FeedLogRecovery(
                 feed: feed, segment: path, truncatedAt: 0, bytesDropped: fileSize, lastSeq: base - 1))
         }
         return OpenedSegment(segment: segment, recovery: recovery)
@@ -279,7 +299,7 @@ public final class FeedLog: Sendable {
         String(segmentPath.dropLast(4)) + ".idx"
     }
 
-    private static func removeIndex(of segmentPath: String) throws(FileError) {
+    fileprivate static func removeIndex(of segmentPath: String) throws(FileError) {
         try Directory.removeFile(indexPath(of: segmentPath))
     }
 
@@ -429,6 +449,7 @@ public final class FeedLog: Sendable {
     private func locate(_ seq: UInt64) throws(FeedLogError) -> Location {
         try state.withLock { state throws(FeedLogError) in
             if state.closed { throw FeedLogError(.closed) }
+            if let pruned = state.pruned, seq <= pruned.seq { throw FeedLogError(.pruned(seq: seq, through: pruned.seq)) }
             guard seq >= 1, seq <= state.length else { throw FeedLogError(.outOfRange(seq: seq, length: state.length)) }
             var lo = 0
             var hi = state.segments.count - 1
@@ -499,6 +520,7 @@ public final class FeedLog: Sendable {
     /// The hash of entry `seq`.
     public func hash(at seq: UInt64) throws(FeedLogError) -> Hash {
         if let head = latestHead, head.seq == seq { return head.hash }
+        if let pruned = prunedAnchor, pruned.seq == seq { return pruned.hash }
         return Hash.of(try readEntryBody(seq: seq), domain: FeedDomains.entry)
     }
 
@@ -563,7 +585,8 @@ public final class FeedLog: Sendable {
 
     /// The stored head at exactly `seq`, if one was stored.
     public func signedHead(at seq: UInt64) throws(FeedLogError) -> SignedHead? {
-        let found: (Segment, HeadLocation)? = state.withLock { state in
+        let found: (Segment, HeadLocation)? = try state.withLock { state throws(FeedLogError) in
+            if state.closed { throw FeedLogError(.closed) }
             for segment in state.segments.reversed() where segment.baseSeq <= seq {
                 if let head = segment.heads.last(where: { $0.seq == seq }) { return (segment, head) }
                 return nil
@@ -589,6 +612,7 @@ public final class FeedLog: Sendable {
         guard after < through else { throw FeedError(.emptyRange) }
         guard let head = try signedHead(at: through) else { throw FeedLogError(.noSignedHead(seq: through)) }
         let anchorHash = after == 0 ? Entry.root(of: feed) : try hash(at: after)
+        _ = try locate(after + 1)
         var buffer = [UInt8]()
         var ranges = [Range<Int>]()
         ranges.reserveCapacity(Int(through - after))
@@ -604,8 +628,84 @@ public final class FeedLog: Sendable {
     /// sequence, including those an index let `open` skip.
     public func verifyIntegrity() throws {
         let length = self.length
-        guard length > 0 else { return }
-        try forEachBody(from: 1, through: length) { _, _, _ in }
+        let first = (prunedAnchor?.seq ?? 0) + 1
+        guard length >= first else { return }
+        try forEachBody(from: first, through: length) { _, _, _ in }
         for seq in signedHeadSeqs { _ = try signedHead(at: seq) }
+    }
+}
+
+// MARK: - Compaction
+
+extension FeedLog {
+    /// The last pruned entry (its seq and hash), if compaction pruned any.
+    public var prunedAnchor: FeedAnchor? { state.withLock { $0.pruned } }
+
+    /// Whether entry `seq` was pruned.
+    public func isPruned(_ seq: UInt64) -> Bool { seq <= (prunedAnchor?.seq ?? 0) }
+
+    /// Removes whole segments whose entries are all at or below `seq`,
+    /// keeping the hash of the last removed entry so later entries still
+    /// verify from it. The active segment is never removed. Returns the new
+    /// pruned-through seq.
+    @discardableResult
+    public func prune(through seq: UInt64) throws(FeedLogError) -> UInt64 {
+        let (victims, anchorSeq): ([Segment], UInt64) = state.withLock { state in
+            var victims: [Segment] = []
+            for segment in state.segments.dropLast() where segment.lastSeq <= seq { victims.append(segment) }
+            return (victims, victims.last?.lastSeq ?? 0)
+        }
+        guard anchorSeq > (prunedAnchor?.seq ?? 0) else { return prunedAnchor?.seq ?? 0 }
+        let anchor = FeedAnchor(seq: anchorSeq, hash: try hash(at: anchorSeq))
+        let durable = options.durability == .fsync
+        do {
+            // The marker goes first: after a crash, open finishes the job.
+            try PruneMarker.write(anchor, directory: directory, durable: durable)
+            try state.withLock { state throws(FeedLogError) in
+                try Self.checkUsable(state)
+                state.pruned = anchor
+                state.segments.removeFirst(victims.count)
+            }
+            for segment in victims {
+                pool.evict(segment.path)
+                try Directory.removeFile(segment.path)
+                try Self.removeIndex(of: segment.path)
+            }
+            if durable { try Directory.sync(directory) }
+        } catch let error as FeedLogError {
+            throw error
+        } catch let error as FileError {
+            throw FeedLogError(.io(error))
+        } catch {
+            throw FeedLogError(.io(FileError(.remove, path: directory, errno: 0)))
+        }
+        return anchorSeq
+    }
+}
+
+/// `<feed dir>/PRUNED`: `u64 seq ‖ hash (32) ‖ u32 CRC-32C`, written atomically.
+enum PruneMarker {
+    static func read(directory: String) throws(FileError) -> FeedAnchor? {
+        let path = Path.join(directory, "PRUNED")
+        guard Directory.exists(path) else { return nil }
+        let fd = try FileDescriptor.open(path, .readOnly)
+        defer { fd.close() }
+        let bytes = try fd.read(at: 0, count: 44)
+        guard bytes.count == 44,
+              CRC32C.checksum(bytes[0..<40]) == bytes.withUnsafeBytes({ UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 40, as: UInt32.self)) })
+        else { throw FileError(.read, path: path, errno: 0) }
+        var reader = ByteReader(Array(bytes[0..<40]))
+        guard let seq = try? reader.readUInt64("pruned.seq"), let hash = try? Hash(from: &reader) else {
+            throw FileError(.read, path: path, errno: 0)
+        }
+        return FeedAnchor(seq: seq, hash: hash)
+    }
+
+    static func write(_ anchor: FeedAnchor, directory: String, durable: Bool) throws(FileError) {
+        var writer = ByteWriter(capacity: 44)
+        writer.writeUInt64(anchor.seq)
+        anchor.hash.encode(into: &writer)
+        writer.writeUInt32(CRC32C.checksum(writer.bytes))
+        try Directory.writeAtomically(writer.bytes, to: Path.join(directory, "PRUNED"), durable: durable)
     }
 }

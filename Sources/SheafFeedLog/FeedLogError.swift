@@ -27,6 +27,8 @@ public struct FeedLogError: Error, Hashable, Sendable, CustomStringConvertible {
         case poisoned
         /// The store has been closed.
         case closed
+        /// The entry was pruned by compaction (a kept snapshot covers it).
+        case pruned(seq: UInt64, through: UInt64)
     }
 
     public let code: Code
@@ -46,6 +48,7 @@ public struct FeedLogError: Error, Hashable, Sendable, CustomStringConvertible {
         case .badHead(let e): "bad head: \(e)"
         case .poisoned: "log is unusable after an earlier write failure; reopen it"
         case .closed: "store is closed"
+        case .pruned(let seq, let through): "entry \(seq) was pruned by compaction (entries 1...\(through) are covered by a snapshot)"
         }
     }
 }

@@ -33,6 +33,9 @@ struct SegmentHeader: Equatable {
     }
 
     static func decode(_ bytes: [UInt8]) throws(DecodingError) -> SegmentHeader {
+        // The fields end at byte 60, but a header is only whole at 64 bytes:
+        // a segment cut to 60...63 must not pass as one (records start at 64).
+        guard bytes.count >= size else { throw DecodingError(.truncated, at: bytes.count, field: "segment.header") }
         var reader = ByteReader(bytes)
         let magic = try reader.readRaw("segment.magic", count: 8)
         guard Array(magic) == Self.magic else { throw DecodingError(.invalidValue, at: 0, field: "segment.magic") }

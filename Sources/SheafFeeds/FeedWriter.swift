@@ -48,6 +48,7 @@ public struct FeedWriter: Sendable {
             }
         }
         let anchor = tip
+        guard tip.seq < UInt64.max - UInt64(drafts.count) else { throw FeedError(.headMismatch(seq: tip.seq)) }
         var writer = ByteWriter(capacity: drafts.reduce(0) { $0 + $1.payload.count + 56 })
         var ranges = [Range<Int>]()
         ranges.reserveCapacity(drafts.count)
@@ -60,7 +61,11 @@ public struct FeedWriter: Sendable {
                 throw FeedError(.tooManyDependencies(count: deps.count, limit: FeedLimits.maxDependencies))
             }
             seq += 1
-            lamport = max(lamport, draft.observedLamport) + 1
+            // Observed times come from peers' entries, which may carry 2^64 - 1:
+            // nothing can rise above that, so refuse instead of overflowing.
+            let base = max(lamport, draft.observedLamport)
+            guard base < UInt64.max else { throw FeedError(.lamportRegression(seq: seq)) }
+            lamport = base + 1
             let entry = Entry(feed: feed, seq: seq, previous: previous, lamport: lamport,
                               dependencies: deps, timestamp: timestamp, payload: draft.payload)
             let start = writer.count

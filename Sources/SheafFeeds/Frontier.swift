@@ -60,8 +60,14 @@ public struct Frontier: Hashable, Sendable {
 
     public var isEmpty: Bool { heads.isEmpty }
 
-    /// Total entries covered.
-    public var entryCount: UInt64 { heads.values.reduce(0) { $0 + $1.seq } }
+    /// Total entries covered, saturating at 2^64 - 1 (a decoded frontier may
+    /// name seqs whose sum does not fit).
+    public var entryCount: UInt64 {
+        heads.values.reduce(0) { total, anchor in
+            let (sum, overflow) = total.addingReportingOverflow(anchor.seq)
+            return overflow ? .max : sum
+        }
+    }
 
     /// Whether entry `seq` of `feed` is included.
     public func contains(feed: PublicKey, seq: UInt64) -> Bool { seq <= self.seq(of: feed) }

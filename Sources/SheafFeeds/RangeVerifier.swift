@@ -47,6 +47,8 @@ public enum RangeVerifier {
                        to head: SignedHead, feed: PublicKey, workers: Int?) throws(FeedError) -> VerifiedBatch {
         guard head.feed == feed else { throw FeedError(.wrongFeed(expected: feed, found: head.feed)) }
         guard !bodyRanges.isEmpty else { throw FeedError(.emptyRange) }
+        // No entry can follow seq 2^64 - 1.
+        guard anchor.seq < UInt64.max - UInt64(bodyRanges.count) else { throw FeedError(.headMismatch(seq: head.seq)) }
         try head.verify()
 
         let hashes = hashBodies(buffer, bodyRanges, workers: workers ?? System.activeProcessorCount)

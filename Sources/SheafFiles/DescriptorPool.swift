@@ -28,6 +28,13 @@ public final class DescriptorPool: Sendable {
         self.capacity = capacity
     }
 
+    deinit {
+        state.withLock { state in
+            for slot in state.slots.values { slot.fd.close() }
+            state.slots = [:]
+        }
+    }
+
     /// Runs `body` with a read-write descriptor for `path`, creating the file
     /// if `create` is set.
     public func withDescriptor<R>(
