@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
     targets: [
@@ -33,18 +34,34 @@ let package = Package(
         .target(name: "SheafCrypto", dependencies: ["CSodium", "SheafCodec"]),
         .target(name: "SheafCompression", dependencies: ["CZstd"]),
         .target(name: "SheafFiles"),
+        .target(name: "SheafCollections"),
         .target(name: "SheafRandom"),
 
         // Feeds layer.
         .target(name: "SheafFeeds", dependencies: ["SheafCodec", "SheafCrypto"]),
         .target(name: "SheafFeedLog", dependencies: ["SheafFeeds", "SheafFiles", "SheafCodec", "SheafCrypto"]),
 
+        // Models & snapshots layer.
+        .target(name: "SheafModels", dependencies: ["SheafCollections", "SheafCodec", "SheafCrypto"]),
+        .target(name: "SheafSnapshots", dependencies: [
+            "SheafCollections", "SheafCodec", "SheafCrypto", "SheafCompression", "SheafFeeds", "SheafFiles",
+        ]),
+
+        // Replica layer.
+        .target(name: "SheafReplica", dependencies: [
+            "SheafModels", "SheafSnapshots", "SheafFeedLog", "SheafFeeds", "SheafCollections", "SheafCodec",
+            "SheafCrypto", "SheafFiles", .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Workloads shared by benchmarks, tests and (later) the simulator.
+        .target(name: "SheafWorkloads", dependencies: ["SheafReplica", "SheafModels", "SheafFeeds", "SheafCrypto", "SheafRandom"]),
+
         // Executables.
         .executableTarget(
             name: "sheaf-bench",
             dependencies: [
                 "SheafCodec", "SheafCrypto", "SheafCompression", "SheafFeeds", "SheafFeedLog", "SheafFiles",
-                "SheafRandom",
+                "SheafModels", "SheafReplica", "SheafSnapshots", "SheafWorkloads", "SheafRandom",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/sheaf-bench"

@@ -10,7 +10,7 @@ struct SheafBench: ParsableCommand {
             Each run prints progress to standard error and one JSON object as the \
             last line of standard output. Build with -c release for meaningful figures.
             """,
-        subcommands: [FeedAppend.self, FeedVerify.self, Primitives.self]
+        subcommands: [FeedAppend.self, FeedVerify.self, Primitives.self, Restart.self, RestartOpen.self, Incremental.self]
     )
 }
 

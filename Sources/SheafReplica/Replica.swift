@@ -1,0 +1,420 @@
+import Logging
+import SheafCodec
+import SheafCollections
+import SheafCrypto
+import SheafFeedLog
+import SheafFeeds
+import SheafFiles
+import SheafModels
+import SheafSnapshots
+
+/// One space on one node: its feed logs, its model state, its snapshots.
+///
+/// Opening a replica loads the newest snapshot that verifies and replays only
+/// the entries after its frontier; a damaged, untrusted or unloadable
+/// snapshot falls back to an older one or to full replay, and `startup` (and
+/// the log) says which and why. Entries, local or from peers, are delivered
+/// to the model in causal order, only from admitted feeds. Snapshots are
+/// built in the background from an immutable view of the state, re-encoding
+/// only the chunks that changed, so appends and queries go on meanwhile.
+public actor Replica<M: Model> {
+    public nonisolated let space: PublicKey
+    public nonisolated let directory: String
+    /// This node's feed in the space.
+    public nonisolated let feed: PublicKey
+    public nonisolated let options: ReplicaOptions
+    public private(set) var startup: StartupReport
+
+    let keyPair: KeyPair
+    let logger: Logger
+    let feeds: FeedStore
+    let snapshots: SnapshotStore
+    let handle = SpaceHandle()
+    var core: ReplicaCore<M>
+    var waiting: CausalBuffer
+    var writer: FeedWriter
+    var maxLamport: UInt64
+    var last: LastSnapshot?
+    var deliveredSinceSnapshot = 0
+    var snapshotRunning: Task<SnapshotJob<M>.Output, Error>?
+    var timer: Task<Void, Never>?
+    var subscribers: [Int: AsyncStream<ReplicaChange>.Continuation] = [:]
+    var nextSubscriber = 0
+    var closed = false
+
+    /// What the previous snapshot was, to build the next one incrementally.
+    struct LastSnapshot: @unchecked Sendable {
+        var manifest: SnapshotManifest
+        var layout: ChunkLayout
+        /// The records it was built from (a `SortedMap` of the model's record type).
+        var records: Any
+    }
+
+    // MARK: Opening
+
+    /// Opens (or creates) the replica of `space` in `directory`, as the node
+    /// whose feed key pair is `identity`. The genesis writer opens with
+    /// `identity.publicKey == space`.
+    public static func open(directory: String, space: PublicKey, identity: KeyPair,
+                            options: ReplicaOptions = ReplicaOptions(),
+                            logger: Logger = Logger(label: "sheaf.replica")) async throws -> Replica {
+        let feeds: FeedStore
+        do {
+            feeds = try FeedStore(directory: directory, options: .init(durability: options.durability, segmentBytes: options.segmentBytes))
+        } catch { throw ReplicaError(.feedLog(error)) }
+        try SpaceFile.check(directory: directory, space: space, model: M.descriptor, durable: options.durability == .fsync)
+        let snapshots: SnapshotStore
+        do { snapshots = try SnapshotStore(directory: Path.join(directory, "snapshots"), durability: options.durability) } catch {
+            throw ReplicaError(.snapshot(error))
+        }
+        for line in snapshots.openReport { logger.warning("\(line)", metadata: ["space": "\(space.hex.prefix(16))"]) }
+
+        var report = StartupReport()
+        var core = ReplicaCore<M>(space: space)
+        var last: LastSnapshot?
+        let stored: [PublicKey]
+        do { stored = try feeds.storedFeeds() } catch { throw ReplicaError(.feedLog(error)) }
+        var logs: [PublicKey: FeedLog] = [:]
+        for key in stored {
+            do { logs[key] = try feeds.log(key) } catch { throw ReplicaError(.feedLog(error)) }
+            if let recovery = logs[key]?.recovery { report.recoveries.append(recovery.description) }
+        }
+
+        // Newest usable snapshot first.
+        for manifest in snapshots.manifests {
+            do {
+                let loaded = try Loader.load(manifest, as: M.self, store: snapshots, space: space, trusted: [space, identity.publicKey], logs: logs)
+                core = loaded.core
+                last = loaded.last
+                report.source = .snapshot(id: manifest.id.hex, entries: manifest.frontier.entryCount)
+                break
+            } catch {
+                report.rejected.append((manifest.id.hex, "\(error)"))
+                logger.warning("skipping snapshot", metadata: ["snapshot": "\(manifest.id.hex.prefix(16))", "reason": "\(error)"])
+            }
+        }
+        if case .empty = report.source, !stored.isEmpty { report.source = .fullReplay }
+
+        let replica = Replica(space: space, directory: directory, identity: identity, options: options, logger: logger,
+                              feeds: feeds, snapshots: snapshots, core: core, last: last, report: report)
+        try await replica.finishOpening(logs: logs)
+        return replica
+    }
+
+    private init(space: PublicKey, directory: String, identity: KeyPair, options: ReplicaOptions, logger: Logger,
+                 feeds: FeedStore, snapshots: SnapshotStore, core: ReplicaCore<M>, last: LastSnapshot?, report: StartupReport) {
+        self.space = space
+        self.directory = directory
+        feed = identity.publicKey
+        keyPair = identity
+        self.options = options
+        self.logger = logger
+        self.feeds = feeds
+        self.snapshots = snapshots
+        self.core = core
+        self.last = last
+        startup = report
+        waiting = CausalBuffer(limit: options.maxWaitingEntries)
+        writer = FeedWriter(keyPair: identity)
+        maxLamport = 0
+    }
+
+    /// Replays the tail from the logs and resumes this node's writer.
+    private func finishOpening(logs: [PublicKey: FeedLog]) throws {
+        let replayed = try replay(logs: logs)
+        startup.replayed = replayed
+        let own = try log(feed)
+        writer = FeedWriter(keyPair: keyPair, resumingAfter: own.tip, lamport: own.lastLamport)
+        if own.length > 0, own.latestHead?.seq != own.length, let head = writer.signTip() {
+            // Recovery kept entries whose batch head was torn off: re-sign them.
+            do { try own.storeHead(head) } catch { throw ReplicaError(.feedLog(error)) }
+        }
+        logger.info("replica open", metadata: ["space": "\(space.hex.prefix(16))", "startup": "\(startup)"])
+        if let interval = options.snapshotInterval {
+            timer = Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    await self?.timerFired()
+                }
+            }
+        }
+    }
+
+    /// Feeds the logs' entries after what the core holds through causal delivery.
+    private func replay(logs: [PublicKey: FeedLog]) throws -> Int {
+        var replayed = 0
+        var progress = true
+        while progress {
+            progress = false
+            for (key, log) in logs.sorted(by: { $0.key < $1.key }) {
+                let next = max(core.deliveredSeq(key), waiting.lastWaiting(key) ?? 0) + 1
+                guard next <= log.length else { continue }
+                let through = min(log.length, next + 4095)
+                let entries: [Entry]
+                do { entries = try log.entries(from: next, through: through) } catch let error as FeedLogError {
+                    throw ReplicaError(.feedLog(error))
+                } catch { throw ReplicaError(.feedLog(FeedLogError(.outOfRange(seq: next, length: log.length)))) }
+                do { try waiting.insert(entries, delivered: core.deliveredSeq(key)) } catch {
+                    if case .full = error { break }
+                    throw ReplicaError(.notContiguous)
+                }
+                replayed += drain()
+                progress = true
+            }
+        }
+        return replayed
+    }
+
+    // MARK: Writing
+
+    /// Appends model ops to this node's feed as one signed batch; returns
+    /// once durable and applied, with the last seq.
+    @discardableResult
+    public func append(_ ops: [[UInt8]]) throws -> UInt64 {
+        try appendPayloads(ops.map { SpacePayload.model($0).encoded })
+    }
+
+    @discardableResult
+    public func append(_ op: [UInt8]) throws -> UInt64 { try append([op]) }
+
+    /// Admits a writer feed (genesis writer only).
+    public func admit(_ writer: PublicKey) throws {
+        guard feed == space else { throw ReplicaError(.notGenesisWriter) }
+        try appendPayloads([SpacePayload.admit(writer).encoded])
+    }
+
+    /// Removes a writer feed (genesis writer only).
+    public func remove(_ writer: PublicKey) throws {
+        guard feed == space else { throw ReplicaError(.notGenesisWriter) }
+        try appendPayloads([SpacePayload.remove(writer).encoded])
+    }
+
+    @discardableResult
+    private func appendPayloads(_ payloads: [[UInt8]]) throws -> UInt64 {
+        try checkOpen()
+        guard feed == space || core.admission.isAdmitted(feed, asOf: core.deliveredSeq(space)) else {
+            throw ReplicaError(.notAdmitted)
+        }
+        // Acknowledge the newest genesis entry seen, so admission decisions
+        // about this feed follow what the genesis writer has said.
+        var deps: [Dependency] = []
+        let genesisSeq = core.deliveredSeq(space)
+        if feed != space, genesisSeq > core.admission.anchor(of: feed) { deps.append(Dependency(feed: space, seq: genesisSeq)) }
+        let drafts = payloads.enumerated().map { i, payload in
+            EntryDraft(payload: payload, dependencies: i == 0 ? deps : [], observedLamport: maxLamport)
+        }
+        let batch: VerifiedBatch
+        do { batch = try writer.append(drafts, timestamp: Clock.milliseconds()) } catch { throw ReplicaError(.feed(error)) }
+        let own = try log(feed)
+        do { try own.append(batch) } catch {
+            // The writer's tip moved but the log refused: resync the writer.
+            writer = FeedWriter(keyPair: keyPair, resumingAfter: own.tip, lamport: own.lastLamport)
+            throw ReplicaError(.feedLog(error))
+        }
+        try deliver(batch)
+        return batch.head.seq
+    }
+
+    /// Stores and applies a verified range of any feed (from a peer).
+    public func ingest(_ batch: VerifiedBatch) throws {
+        try checkOpen()
+        let log = try log(batch.feed)
+        if batch.head.seq <= log.length { return }  // already held
+        do { try log.append(batch) } catch { throw ReplicaError(.feedLog(error)) }
+        try deliver(batch)
+    }
+
+    private func deliver(_ batch: VerifiedBatch) throws {
+        let entries: [Entry]
+        do { entries = try batch.entries() } catch { throw ReplicaError(.feed(FeedError(.malformed(error)))) }
+        do { try waiting.insert(entries, delivered: core.deliveredSeq(batch.feed)) } catch {
+            switch error {
+            case .full: throw ReplicaError(.backpressure(waiting: waiting.count))
+            case .notContiguous: throw ReplicaError(.notContiguous)
+            }
+        }
+        drain()
+        maybeSnapshot()
+    }
+
+    @discardableResult
+    private func drain() -> Int {
+        var n = 0
+        while let entry = waiting.next(isDelivered: { core.isDelivered($0) }) {
+            let change = core.deliver(entry)
+            maxLamport = max(maxLamport, entry.lamport)
+            n += 1
+            if !subscribers.isEmpty { for continuation in subscribers.values { continuation.yield(change) } }
+        }
+        deliveredSinceSnapshot += n
+        return n
+    }
+
+    private func log(_ key: PublicKey) throws -> FeedLog {
+        do { return try feeds.log(key) } catch { throw ReplicaError(.feedLog(error)) }
+    }
+
+    private func checkOpen() throws {
+        if handle.isDropped { throw ReplicaError(.dropped) }
+        if closed { throw ReplicaError(.closed) }
+    }
+
+    // MARK: Reading
+
+    /// Runs `body` on the current state.
+    public func read<R: Sendable>(_ body: (M) throws -> R) throws -> R {
+        try checkOpen()
+        return try body(core.model)
+    }
+
+    /// An immutable view of the current state; O(1).
+    public func view() throws -> SpaceView<M> {
+        try checkOpen()
+        return SpaceView(model: core.model, handle: handle, delivered: core.delivered)
+    }
+
+    /// Feeds admitted as of everything the genesis feed has said.
+    public var admittedFeeds: [PublicKey] { core.admission.currentlyAdmitted }
+
+    /// Exactly which entries the state contains, with their hashes.
+    public func frontier() throws -> Frontier {
+        var heads: [PublicKey: FeedAnchor] = [:]
+        for (key, seq) in core.delivered where seq > 0 {
+            do { heads[key] = FeedAnchor(seq: seq, hash: try log(key).hash(at: seq)) } catch let error as ReplicaError {
+                throw error
+            } catch let error as FeedLogError {
+                guard let hash = last?.manifest.frontier[key].flatMap({ $0.seq == seq ? $0.hash : nil }) else {
+                    throw ReplicaError(.feedLog(error))
+                }
+                heads[key] = FeedAnchor(seq: seq, hash: hash)
+            }
+        }
+        return Frontier(heads)
+    }
+
+    /// Entries delivered in total.
+    public var deliveredCount: UInt64 { core.delivered.values.reduce(0, +) }
+
+    /// The state root of the current state, as a snapshot of it would carry.
+    /// By default it re-encodes only what changed since the last snapshot;
+    /// `recomputeFully` encodes everything (the two must agree).
+    public func stateRoot(recomputeFully: Bool = false) throws -> Hash {
+        var sink = DiscardingSink()
+        do {
+            return try Builder.build(core: core, previous: recomputeFully ? nil : last, sink: &sink).built.stateRoot
+        } catch { throw ReplicaError(.snapshot(error)) }
+    }
+
+    /// A stream of every entry delivered from now on, with its effect.
+    public func changes() -> AsyncStream<ReplicaChange> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ReplicaChange.self, bufferingPolicy: .bufferingNewest(1 << 16))
+        let id = nextSubscriber
+        nextSubscriber += 1
+        subscribers[id] = continuation
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.unsubscribe(id) }
+        }
+        return stream
+    }
+
+    private func unsubscribe(_ id: Int) { subscribers[id] = nil }
+
+    // MARK: Snapshots
+
+    /// Takes a snapshot now (after any running one) and says what it cost.
+    @discardableResult
+    public func snapshotNow() async throws -> SnapshotSummary {
+        try checkOpen()
+        if let running = snapshotRunning { _ = try? await running.value }
+        let job = try makeJob()
+        let task = Task.detached(priority: .utility) { () throws -> SnapshotJob<M>.Output in
+            try job.run()
+        }
+        snapshotRunning = task
+        defer { if snapshotRunning == task { snapshotRunning = nil } }
+        let output: SnapshotJob<M>.Output
+        do { output = try await task.value } catch let error as SnapshotError {
+            throw ReplicaError(.snapshot(error))
+        }
+        let manifest = output.summary.manifest
+        // A newer snapshot may have finished while this one ran.
+        if (last?.manifest.frontier.entryCount ?? 0) <= manifest.frontier.entryCount {
+            last = output.last
+        }
+        deliveredSinceSnapshot = max(0, deliveredSinceSnapshot - job.deliveredAtStart)
+        logger.debug("snapshot written", metadata: ["snapshot": "\(manifest.id.hex.prefix(16))",
+                                                    "entries": "\(manifest.frontier.entryCount)",
+                                                    "bytes": "\(output.summary.bytesWritten)"])
+        return output.summary
+    }
+
+    /// Whether a background snapshot is being written now.
+    public var isSnapshotting: Bool { snapshotRunning != nil }
+
+    /// Stored snapshots, newest first.
+    public nonisolated var storedSnapshots: [SnapshotManifest] { snapshots.manifests }
+
+    private func makeJob() throws -> SnapshotJob<M> {
+        SnapshotJob(core: core, previous: last, frontier: try frontier(), keyPair: keyPair, store: snapshots,
+                    deliveredAtStart: deliveredSinceSnapshot, keep: options.snapshotsKept,
+                    compact: options.compactCoveredEntries ? feeds : nil)
+    }
+
+    private func maybeSnapshot() {
+        guard snapshotRunning == nil, let every = options.snapshotEveryEntries, deliveredSinceSnapshot >= every else { return }
+        startBackgroundSnapshot()
+    }
+
+    private func timerFired() {
+        guard snapshotRunning == nil, deliveredSinceSnapshot > 0, !closed else { return }
+        startBackgroundSnapshot()
+    }
+
+    private func startBackgroundSnapshot() {
+        let logger = self.logger
+        Task { [weak self] in
+            do { try await self?.snapshotNow() } catch {
+                logger.error("automatic snapshot failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Prunes feed entries that every kept snapshot covers.
+    public func compact() throws {
+        try SnapshotJob<M>.compact(feeds, keeping: snapshots.manifests)
+    }
+
+    // MARK: Closing
+
+    /// Waits for a running snapshot, closes every file.
+    public func close() async {
+        guard !closed else { return }
+        closed = true
+        timer?.cancel()
+        if let running = snapshotRunning { _ = try? await running.value }
+        for continuation in subscribers.values { continuation.finish() }
+        subscribers = [:]
+        feeds.close()
+        snapshots.close()
+    }
+
+    /// Deletes the space: every file, and every view of it becomes invalid.
+    public func drop() async throws {
+        handle.markDropped()
+        await close()
+        do { try Directory.removeTree(directory) } catch { throw ReplicaError(.feedLog(FeedLogError(.io(error)))) }
+    }
+}
+
+/// Milliseconds since the Unix epoch, for entry timestamps and manifests.
+enum Clock {
+    static func milliseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,226 @@
+import SheafCodec
+import SheafCollections
+import SheafCrypto
+import SheafFeedLog
+import SheafFeeds
+import SheafFiles
+import SheafModels
+import SheafSnapshots
+
+/// Everything a background snapshot needs, captured on the replica's actor
+/// in O(1): the state is persistent, so this copy never changes while the
+/// replica goes on applying entries.
+struct SnapshotJob<M: Model>: Sendable {
+    let core: ReplicaCore<M>
+    let previous: Replica<M>.LastSnapshot?
+    let frontier: Frontier
+    let keyPair: KeyPair
+    let store: SnapshotStore
+    let deliveredAtStart: Int
+    let keep: Int
+    /// Feed logs to prune after the snapshot, when compaction is on.
+    let compact: FeedStore?
+
+    struct Output: @unchecked Sendable {
+        var summary: SnapshotSummary
+        var last: Replica<M>.LastSnapshot
+    }
+
+    /// Encodes the changed chunks into a new pack, commits the manifest, then
+    /// retires old snapshots and (optionally) compacts the logs. All of it off
+    /// the replica's actor.
+    func run() throws -> Output {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let pack = try store.beginPack()
+        var sink = pack
+        let result = try Builder.build(core: core, previous: previous, sink: &sink)
+        let manifest = SnapshotManifest(space: core.space, model: M.descriptor.name, modelVersion: M.descriptor.version,
+                                        content: result.content, frontier: frontier, built: result.built,
+                                        createdAt: Clock.milliseconds(), signedBy: keyPair)
+        try store.commit(pack, manifest: manifest)
+        let written = clock.now - start
+        try store.retain(newest: keep)
+        if let compact { try Self.compact(compact, keeping: store.manifests) }
+        let summary = SnapshotSummary(manifest: manifest, leavesEncoded: result.built.leavesEncoded,
+                                      newChunks: result.built.newChunks,
+                                      bytesWritten: result.built.newBytes + manifest.encoded.count, duration: written)
+        return Output(summary: summary, last: Replica<M>.LastSnapshot(manifest: manifest, layout: result.built.layout,
+                                                                       records: result.records))
+    }
+
+    /// Prunes, in every feed, the entries all kept snapshots cover.
+    static func compact(_ feeds: FeedStore, keeping kept: [SnapshotManifest]) throws {
+        guard !kept.isEmpty else { return }
+        for key in Set(kept.flatMap { $0.frontier.feeds }) {
+            let covered = kept.map { $0.frontier.seq(of: key) }.min() ?? 0
+            guard covered > 0 else { continue }
+            try feeds.log(key).prune(through: covered)
+        }
+    }
+}
+
+/// What one snapshot cost.
+public struct SnapshotSummary: Sendable {
+    public let manifest: SnapshotManifest
+    /// Leaf chunks encoded (the rest were reused untouched).
+    public let leavesEncoded: Int
+    /// Chunks and bytes (compressed chunks plus the manifest) newly written.
+    public let newChunks: Int
+    public let bytesWritten: Int
+    /// Time to build and commit (before retention and compaction).
+    public let duration: Duration
+}
+
+/// A sink that stores nothing: for computing a state root without writing.
+struct DiscardingSink: ChunkSink {
+    func storedSize(of id: Hash) -> Int? { 0 }
+    mutating func put(id: Hash, rawSize: Int, compressed: [UInt8]) throws(SnapshotError) {}
+}
+
+/// Builds snapshot content for any model: its records when it is a
+/// `SnapshotModel`, its ops otherwise.
+enum Builder {
+    struct Result {
+        var built: BuiltSnapshot
+        var records: Any
+        var content: SnapshotContent
+    }
+
+    /// Records per chunk for snapshots that carry ops.
+    static let opsPerChunk = 32
+
+    static func build<M: Model, Sink: ChunkSink>(core: ReplicaCore<M>, previous: Replica<M>.LastSnapshot?,
+                                                 sink: inout Sink) throws(SnapshotError) -> Result {
+        let metadata = core.metadata
+        if core.keepsOps {
+            let builder = SnapshotBuilder<[UInt8]>(model: M.descriptor.name, version: M.descriptor.version,
+                                                   codec: opsCodec, recordsPerChunk: opsPerChunk)
+            let built: BuiltSnapshot
+            if let previous, let old = previous.records as? SortedMap<[UInt8]> {
+                let changed = SortedMap.changedKeys(from: old, to: core.ops, isEqual: ==)
+                built = try builder.build(core.ops, metadata: metadata, previous: previous.layout, changed: changed, into: &sink)
+            } else {
+                built = try builder.build(core.ops, metadata: metadata, into: &sink)
+            }
+            return Result(built: built, records: core.ops, content: .entries)
+        }
+        guard let model = core.model as? any SnapshotModel else {
+            throw SnapshotError(.unsupportedModel(M.descriptor.description))
+        }
+        return try buildNative(model, metadata: metadata, previous: previous?.records, layout: previous?.layout, sink: &sink)
+    }
+
+    private static func buildNative<S: SnapshotModel, Sink: ChunkSink>(
+        _ model: S, metadata: [UInt8], previous: Any?, layout: ChunkLayout?, sink: inout Sink
+    ) throws(SnapshotError) -> Result {
+        let builder = SnapshotBuilder<S.Record>(
+            model: S.descriptor.name, version: S.descriptor.version,
+            codec: RecordCodec(encode: { record, writer in S.encode(record, into: &writer) }, isEqual: { $0 == $1 }),
+            recordsPerChunk: S.recordsPerChunk)
+        let built: BuiltSnapshot
+        if let layout, let old = previous as? SortedMap<S.Record> {
+            let changed = SortedMap.changedKeys(from: old, to: model.records, isEqual: ==)
+            built = try builder.build(model.records, metadata: metadata, previous: layout, changed: changed, into: &sink)
+        } else {
+            built = try builder.build(model.records, metadata: metadata, into: &sink)
+        }
+        return Result(built: built, records: model.records, content: .records)
+    }
+
+    static let opsCodec = RecordCodec<[UInt8]>(encode: { op, writer in writer.writeLengthPrefixed(op) }, isEqual: { $0 == $1 })
+}
+
+/// Loads a stored snapshot into a replica core, checking that it is for this
+/// space and model, signed by a trusted key, consistent with the local
+/// feeds, and intact down to every chunk.
+enum Loader {
+    static func load<M: Model>(_ manifest: SnapshotManifest, as model: M.Type, store: SnapshotStore, space: PublicKey, trusted: Set<PublicKey>,
+                               logs: [PublicKey: FeedLog]) throws -> (core: ReplicaCore<M>, last: Replica<M>.LastSnapshot?) {
+        guard manifest.space == space else { throw SnapshotError(.wrongSpace) }
+        guard manifest.model == M.descriptor.name else { throw SnapshotError(.unsupportedModel("\(manifest.model)@\(manifest.modelVersion)")) }
+        guard trusted.contains(manifest.signer) else { throw ReplicaError(.wrongSpace("snapshot signed by an untrusted key \(manifest.signer)")) }
+        try manifest.verifySignature()
+        for (key, anchor) in manifest.frontier.heads {
+            guard let log = logs[key], log.length >= anchor.seq, !log.isPruned(anchor.seq) || log.prunedAnchor?.seq == anchor.seq else { continue }
+            let hash = log.prunedAnchor?.seq == anchor.seq ? log.prunedAnchor?.hash : try log.hash(at: anchor.seq)
+            guard hash == anchor.hash else {
+                throw ReplicaError(.wrongSpace("snapshot disagrees with the local log of \(key) at seq \(anchor.seq)"))
+            }
+        }
+        var core = ReplicaCore<M>(space: space)
+        do {
+            var reader = ByteReader(manifest.metadata)
+            core.admission = try Admission(genesis: space, decoding: &reader)
+            try reader.expectEnd("metadata")
+        } catch { throw SnapshotError(.malformed(error)) }
+        core.delivered = manifest.frontier.heads.mapValues(\.seq)
+        let sameVersion = manifest.modelVersion == M.descriptor.version
+
+        switch manifest.content {
+        case .records:
+            guard let type = M.self as? any SnapshotModel.Type else {
+                throw SnapshotError(.unsupportedModel("\(M.descriptor) has no record snapshots"))
+            }
+            let (model, records, layout) = try loadNative(type, manifest, store)
+            guard let model = model as? M else { throw SnapshotError(.unsupportedModel("\(M.descriptor)")) }
+            core.model = model
+            // An older encoding's chunks cannot seed incremental snapshots.
+            let last = sameVersion ? Replica<M>.LastSnapshot(manifest: manifest, layout: layout, records: records) : nil
+            return (core, last)
+        case .entries:
+            guard core.keepsOps, manifest.modelVersion <= M.descriptor.version else {
+                throw SnapshotError(.unsupportedModel("\(manifest.model)@\(manifest.modelVersion)"))
+            }
+            let (records, layout) = try SnapshotReader.load(manifest, from: store, recordsPerChunk: Builder.opsPerChunk) {
+                (reader: inout ByteReader) throws(DecodingError) -> [UInt8] in
+                try reader.readLengthPrefixed("op", limit: FeedLimits.maxPayloadBytes)
+            }
+            guard let ops = SortedMap(sortedRecords: records) else { throw SnapshotError(.inconsistent("ops out of order")) }
+            for (key, op) in records {
+                guard let context = ReplicaCore<M>.context(ofOpKey: key) else { throw SnapshotError(.inconsistent("bad op key")) }
+                _ = core.model.apply(op, context: context)
+            }
+            core.ops = ops
+            let last = sameVersion ? Replica<M>.LastSnapshot(manifest: manifest, layout: layout, records: ops) : nil
+            return (core, last)
+        }
+    }
+
+    private static func loadNative<S: SnapshotModel>(_ type: S.Type, _ manifest: SnapshotManifest,
+                                                     _ store: SnapshotStore) throws -> (model: Any, records: Any, layout: ChunkLayout) {
+        guard S.loadableVersions.contains(manifest.modelVersion) else {
+            throw SnapshotError(.unsupportedModel("\(manifest.model)@\(manifest.modelVersion): this build loads versions \(S.loadableVersions)"))
+        }
+        let version = manifest.modelVersion
+        let (records, layout) = try SnapshotReader.load(manifest, from: store, recordsPerChunk: S.recordsPerChunk) {
+            (reader: inout ByteReader) throws(DecodingError) -> S.Record in
+            try S.decode(&reader, version: version)
+        }
+        guard let map = SortedMap(sortedRecords: records) else { throw SnapshotError(.inconsistent("records out of order")) }
+        return (try S(records: map) as Any, map as Any, layout)
+    }
+}
+
+/// `<dir>/SPACE` names the space and model a directory holds, so a replica
+/// never opens another space's data by mistake.
+enum SpaceFile {
+    static func check(directory: String, space: PublicKey, model: ModelDescriptor, durable: Bool) throws {
+        let path = Path.join(directory, "SPACE")
+        let expected = "space=\(space.hex)\nmodel=\(model.name)\n"
+        if Directory.exists(path) {
+            let fd: FileDescriptor
+            do { fd = try FileDescriptor.open(path, .readOnly) } catch { throw ReplicaError(.feedLog(FeedLogError(.io(error)))) }
+            defer { fd.close() }
+            let bytes = (try? fd.read(at: 0, count: 4096)) ?? []
+            let text = String(decoding: bytes, as: UTF8.self)
+            guard text == expected else {
+                throw ReplicaError(.wrongSpace("\(directory) holds \(text.split(separator: "\n").joined(separator: ", "))"))
+            }
+            return
+        }
+        do { try Directory.writeAtomically(Array(expected.utf8), to: path, durable: durable) } catch {
+            throw ReplicaError(.feedLog(FeedLogError(.io(error))))
+        }
+    }
+}
