@@ -3,12 +3,18 @@ SWIFT ?= swift
 SYSTEM_PACKAGES := libsodium-dev libzstd-dev pkg-config
 RELEASE_BENCH := .build/release/sheaf-bench
 
-.PHONY: help deps build test demo bench clean
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := entry manifest chunk
+FUZZ_BUILD := FuzzTesting/.build-fuzz
+FUZZ_FLAGS := -c release --scratch-path .build-fuzz --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+
+.PHONY: help deps build test demo bench fuzz fuzz-corpus clean
 
 help:
 	@echo "make test   install missing system packages, build, run every test"
 	@echo "make demo   build in release mode and show the feeds layer at work"
 	@echo "make bench  the issue benchmarks at full size (release build)"
+	@echo "make fuzz   run each libFuzzer target for FUZZ_SECONDS (default 60) from FuzzTesting/Corpus"
 	@echo "make clean  remove build products"
 
 deps:
@@ -39,6 +45,29 @@ bench: $(RELEASE_BENCH)
 	$(RELEASE_BENCH) feed-append --entries 1000000 --batch 1000 --payload 64 --durability fsync
 	$(RELEASE_BENCH) feed-verify --entries 1000000 --payload 64
 	$(RELEASE_BENCH) feed-verify --entries 1000000 --payload 64 --workers 1
+	$(RELEASE_BENCH) restart --entries 1000000
+	$(RELEASE_BENCH) incremental --objects 1000000 --changed 1000
+
+# Coverage-guided fuzzing (libFuzzer + AddressSanitizer). New inputs go to a
+# scratch corpus; crashes land in FuzzTesting/Artifacts/<target>/. Commit a
+# crash as FuzzTesting/Regressions/<target>/<name> so `make test` replays it.
+fuzz: deps
+	@for t in $(FUZZ_TARGETS); do \
+		p=Fuzz$$(echo $$t | sed 's/./\U&/'); \
+		(cd FuzzTesting && $(SWIFT) build $(FUZZ_FLAGS) --product $$p) || exit 1; \
+	done
+	@for t in $(FUZZ_TARGETS); do \
+		p=Fuzz$$(echo $$t | sed 's/./\U&/'); \
+		mkdir -p FuzzTesting/.corpus-work/$$t FuzzTesting/Artifacts/$$t; \
+		echo "== fuzzing $$t for $(FUZZ_SECONDS) s =="; \
+		SWIFT_BACKTRACE=enable=no $(FUZZ_BUILD)/release/$$p -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=FuzzTesting/Artifacts/$$t/ FuzzTesting/.corpus-work/$$t FuzzTesting/Corpus/$$t || \
+			{ echo "crash in $$t: see FuzzTesting/Artifacts/$$t/; copy it to FuzzTesting/Regressions/$$t/ and fix"; exit 1; }; \
+	done
+
+# Regenerates the seed corpus (valid inputs for every decoder).
+fuzz-corpus:
+	cd FuzzTesting && $(SWIFT) run -c release --scratch-path .build-seed SeedCorpus Corpus
 
 clean:
 	rm -rf .build .build-*

@@ -9,6 +9,11 @@ let package = Package(
     products: [
         .library(name: "SheafFeeds", targets: ["SheafFeeds"]),
         .library(name: "SheafFeedLog", targets: ["SheafFeedLog"]),
+        .library(name: "SheafModels", targets: ["SheafModels"]),
+        .library(name: "SheafSnapshots", targets: ["SheafSnapshots"]),
+        .library(name: "SheafReplica", targets: ["SheafReplica"]),
+        .library(name: "SheafFuzzTargets", targets: ["SheafFuzzTargets"]),
+        .library(name: "SheafCollections", targets: ["SheafCollections"]),
         .executable(name: "sheaf-bench", targets: ["sheaf-bench"]),
     ],
     dependencies: [
@@ -56,6 +61,11 @@ let package = Package(
         // Workloads shared by benchmarks, tests and (later) the simulator.
         .target(name: "SheafWorkloads", dependencies: ["SheafReplica", "SheafModels", "SheafFeeds", "SheafCrypto", "SheafRandom"]),
 
+        // Fuzz target bodies, shared by FuzzTesting/ (libFuzzer) and the tests.
+        .target(name: "SheafFuzzTargets", dependencies: [
+            "SheafCodec", "SheafCollections", "SheafCompression", "SheafCrypto", "SheafFeeds", "SheafModels", "SheafSnapshots",
+        ]),
+
         // Executables.
         .executableTarget(
             name: "sheaf-bench",
@@ -91,6 +101,7 @@ let package = Package(
             name: "SheafFeedLogTests",
             dependencies: ["SheafFeedLog", "SheafFeeds", "SheafCrypto", "SheafFiles", "SheafRandom"]
         ),
+        .testTarget(name: "SheafFuzzRegressionTests", dependencies: ["SheafFuzzTargets"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,7 +5,7 @@ import SheafFeeds
 import SheafFiles
 
 /// Appends batches to one durable feed log, signing once per batch.
-struct FeedAppend: ParsableCommand {
+struct FeedAppend: CheckedCommand {
     static let configuration = CommandConfiguration(
         commandName: "feed-append",
         abstract: "Append signed batches to a durable feed log.",
@@ -23,7 +23,7 @@ struct FeedAppend: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func runMeasured() throws {
         let temporary = TemporaryDirectory(prefix: "sheaf-bench-append")
         let root = directory ?? temporary.path
         let store = try FeedStore(directory: root, options: .init(durability: durability))

@@ -4,7 +4,7 @@ import SheafFeeds
 
 /// Verifies an encoded range from a known hash to a signed head, as a
 /// receiver does with bytes from the network.
-struct FeedVerify: ParsableCommand {
+struct FeedVerify: CheckedCommand {
     static let configuration = CommandConfiguration(
         commandName: "feed-verify",
         abstract: "Verify a range of entries against one signed head.",
@@ -24,7 +24,7 @@ struct FeedVerify: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func runMeasured() throws {
         let keyPair = KeyPair(seed: [UInt8](repeating: 9, count: 32))!
         var writer = FeedWriter(keyPair: keyPair)
         var rng = SplitMix64(seed: 2)

@@ -8,7 +8,7 @@ import SheafWorkloads
 /// A state of many objects, one full snapshot, then a few changed objects
 /// and a second snapshot: what the second costs, and what snapshots cost a
 /// writer appending meanwhile.
-struct Incremental: ParsableCommand {
+struct Incremental: CheckedCommand {
     static let configuration = CommandConfiguration(
         commandName: "incremental",
         abstract: "Full versus incremental snapshot of a large object store, and the append stall while writing.",
@@ -30,7 +30,7 @@ struct Incremental: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func runMeasured() throws {
         let temporary = TemporaryDirectory(prefix: "sheaf-bench-incremental")
         let objects = self.objects, changed = self.changed, fields = self.fields, valueLength = self.valueLength, seed = self.seed
         let path = temporary.path

@@ -5,7 +5,7 @@ import SheafFeeds
 
 /// The physical limits other figures are read against: signature, hash and
 /// compression speed of this machine, through the same code paths Sheaf uses.
-struct Primitives: ParsableCommand {
+struct Primitives: CheckedCommand {
     static let configuration = CommandConfiguration(
         commandName: "primitives",
         abstract: "Ed25519, BLAKE2b and zstd speed on this machine (one core).")
@@ -13,7 +13,7 @@ struct Primitives: ParsableCommand {
     @Option(help: "Signatures to make and check.") var signatures = 20_000
     @Option(help: "Megabytes to hash and compress.") var megabytes = 64
 
-    func run() throws {
+    func runMeasured() throws {
         let keyPair = KeyPair(seed: [UInt8](repeating: 3, count: 32))!
         let domain = SignatureDomain("bench")
         var rng = SplitMix64(seed: 3)

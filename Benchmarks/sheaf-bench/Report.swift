@@ -65,3 +65,26 @@ struct TemporaryDirectory: ~Copyable {
 
     deinit { try? Directory.removeTree(path) }
 }
+
+import SheafCrypto
+
+/// Known answers checked in the build being measured (release), so an
+/// optimizer that miscompiles a primitive fails loudly instead of producing
+/// fast, wrong figures. Values computed independently with Python's hashlib.
+func checkKnownAnswers() throws {
+    let entryDomain = Hash.of(Array("abc".utf8), domain: HashDomain("sheaf/entry/v1"))
+    let boundary = Hash.of(Array("oobj-0".utf8), domain: HashDomain("sheaf/boundary"))
+    let streamed = Hasher(domain: HashDomain("sheaf/entry/v1"))
+    streamed.update(Array("ab".utf8))
+    streamed.update(Array("c".utf8))
+    guard entryDomain.hex == "07fcd15a3cd0947b787ef96ed2bf971e7771a5b06c4d0797a3be15aad78a1204",
+          boundary.hex == "727fdf791ea560bca1cd79a3de930a8b13cc9b7791e5998eba5f179480d550cc",
+          streamed.finalize() == entryDomain,
+          boundary.raw.bytes.prefix(8).reversed().reduce(UInt64(0), { $0 << 8 | UInt64($1) }) % 8 == 2
+    else {
+        progress("BLAKE2b known-answer check FAILED in this build: refusing to report figures")
+        throw KnownAnswerFailure()
+    }
+}
+
+struct KnownAnswerFailure: Error {}

@@ -12,7 +12,7 @@ import SheafWorkloads
 /// W1 restart: open the space from its feeds alone, then from its newest
 /// snapshot plus a 1% tail. Each open runs in a fresh child process, so its
 /// time and peak memory are its own.
-struct Restart: ParsableCommand {
+struct Restart: CheckedCommand {
     static let configuration = CommandConfiguration(
         commandName: "restart",
         abstract: "Restart a W1 space from history versus from a snapshot plus a tail.")
@@ -22,7 +22,7 @@ struct Restart: ParsableCommand {
     @Option(help: "W1 seed.") var seed: UInt64 = 1
     @Option(help: "Directory to build the space in (default: temporary).") var directory: String?
 
-    func run() throws {
+    func runMeasured() throws {
         let temporary = TemporaryDirectory(prefix: "sheaf-bench-restart")
         let dir = directory ?? temporary.path
         let w1 = W1(entries: entries, seed: seed)
@@ -135,28 +135,31 @@ extension Restart.OpenResult {
 }
 
 /// Child of `restart`: opens the space once, computes its verified state root.
-struct RestartOpen: ParsableCommand {
+struct RestartOpen: CheckedCommand {
     static let configuration = CommandConfiguration(commandName: "restart-open", abstract: "Internal: one timed open.",
                                                     shouldDisplay: false)
 
     @Option var directory: String
     @Option var seed: UInt64 = 1
 
-    func run() throws {
+    func runMeasured() throws {
         let w1 = W1(seed: seed)
-        let result = try blocking { () async throws -> (Double, String, UInt64, Int, String) in
+        let result = try blocking { () async throws -> (Double, String, UInt64, Int, String, Double, Double, Double) in
             let clock = ContinuousClock()
             let start = clock.now
             let replica = try await Replica<ObjectStore>.open(
                 directory: directory, space: w1.space, identity: w1.genesis,
                 options: ReplicaOptions(durability: .none, snapshotEveryEntries: nil), logger: Logger(label: "bench"))
+            let opened = clock.now
             let root = try await replica.stateRoot()
             let elapsed = seconds(clock.now - start)
+            let rootSeconds = seconds(clock.now - opened)
             let startup = await replica.startup
             let delivered = await replica.deliveredCount
             await replica.close()
             let source: String = if case .snapshot = startup.source { "snapshot" } else { "replay" }
-            return (elapsed, root.hex, delivered, startup.replayed, source)
+            return (elapsed, root.hex, delivered, startup.replayed, source, seconds(startup.loadDuration),
+                    seconds(startup.replayDuration), rootSeconds)
         }
         var report = Report(bench: "restart-open")
         report.add("seconds", result.0)
@@ -164,6 +167,9 @@ struct RestartOpen: ParsableCommand {
         report.add("delivered", Int(result.2))
         report.add("replayed", result.3)
         report.add("source", result.4)
+        report.add("load_s", result.5)
+        report.add("replay_s", result.6)
+        report.add("root_s", result.7)
         report.add("peak_rss_mb", peakRSSMegabytes())
         report.print()
     }

@@ -15,3 +15,15 @@ struct SheafBench: ParsableCommand {
 }
 
 extension Durability: ExpressibleByArgument {}
+
+/// Every subcommand checks the primitives it measures with first.
+protocol CheckedCommand: ParsableCommand {
+    func runMeasured() throws
+}
+
+extension CheckedCommand {
+    func run() throws {
+        try checkKnownAnswers()
+        try runMeasured()
+    }
+}

@@ -9,9 +9,12 @@
 public struct SortedMap<Value: Sendable>: Sendable {
     @usableFromInline var root: Node?
 
+    @inlinable
     public init() { root = nil }
 
+    @inlinable
     public var count: Int { root?.count ?? 0 }
+    @inlinable
     public var isEmpty: Bool { root == nil }
 
     // MARK: Nodes
@@ -19,8 +22,8 @@ public struct SortedMap<Value: Sendable>: Sendable {
     /// Leaves hold up to `leafCapacity` records; internal nodes up to
     /// `branchCapacity` children. Underfull nodes after removals are allowed
     /// (removals are rare: CRDT models keep tombstones).
-    static var leafCapacity: Int { 64 }
-    static var branchCapacity: Int { 64 }
+    @usableFromInline static var leafCapacity: Int { 64 }
+    @usableFromInline static var branchCapacity: Int { 64 }
 
     // Nodes are mutated only while uniquely referenced (checked with
     // isKnownUniquelyReferenced), so a node reachable from two maps is never
@@ -28,12 +31,13 @@ public struct SortedMap<Value: Sendable>: Sendable {
     @usableFromInline
     final class Node: @unchecked Sendable {
         /// Leaf: the records' keys. Internal: the first key of each child.
-        var keys: [RecordKey]
-        var values: [Value]
-        var children: [Node]
-        var count: Int
-        var isLeaf: Bool { children.isEmpty }
+        @usableFromInline var keys: [RecordKey]
+        @usableFromInline var values: [Value]
+        @usableFromInline var children: [Node]
+        @usableFromInline var count: Int
+        @inlinable var isLeaf: Bool { children.isEmpty }
 
+        @inlinable
         init(keys: [RecordKey], values: [Value], children: [Node], count: Int) {
             self.keys = keys
             self.values = values
@@ -41,10 +45,10 @@ public struct SortedMap<Value: Sendable>: Sendable {
             self.count = count
         }
 
-        func copy() -> Node { Node(keys: keys, values: values, children: children, count: count) }
+        @inlinable func copy() -> Node { Node(keys: keys, values: values, children: children, count: count) }
 
         /// Index of the child whose range holds `key` (internal nodes).
-        func childIndex(for key: RecordKey) -> Int {
+        @inlinable func childIndex(for key: RecordKey) -> Int {
             var lo = 0
             var hi = keys.count - 1
             while lo < hi {
@@ -55,7 +59,7 @@ public struct SortedMap<Value: Sendable>: Sendable {
         }
 
         /// Position of `key` in a leaf, or where it would go.
-        func leafSearch(_ key: RecordKey) -> (index: Int, found: Bool) {
+        @inlinable func leafSearch(_ key: RecordKey) -> (index: Int, found: Bool) {
             var lo = 0
             var hi = keys.count
             while lo < hi {
@@ -68,6 +72,7 @@ public struct SortedMap<Value: Sendable>: Sendable {
 
     // MARK: Reading
 
+    @inlinable
     public subscript(key: RecordKey) -> Value? {
         guard var node = root else { return nil }
         while !node.isLeaf { node = node.children[node.childIndex(for: key)] }
@@ -75,6 +80,7 @@ public struct SortedMap<Value: Sendable>: Sendable {
         return found ? node.values[i] : nil
     }
 
+    @inlinable
     public func contains(_ key: RecordKey) -> Bool { self[key] != nil }
 
     public var first: (key: RecordKey, value: Value)? {
@@ -85,12 +91,14 @@ public struct SortedMap<Value: Sendable>: Sendable {
 
     /// Visits records with key ≥ `start` (all if nil) in key order until
     /// `body` returns false.
+    @inlinable
     public func forEach(from start: RecordKey? = nil, _ body: (RecordKey, Value) throws -> Bool) rethrows {
         guard let root else { return }
         _ = try Self.visit(root, from: start, body)
     }
 
-    private static func visit(_ node: Node, from start: RecordKey?, _ body: (RecordKey, Value) throws -> Bool) rethrows -> Bool {
+    @inlinable
+    @usableFromInline static func visit(_ node: Node, from start: RecordKey?, _ body: (RecordKey, Value) throws -> Bool) rethrows -> Bool {
         if node.isLeaf {
             let begin = start.map { node.leafSearch($0).index } ?? 0
             for i in begin..<node.keys.count where try !body(node.keys[i], node.values[i]) { return false }
@@ -123,6 +131,7 @@ public struct SortedMap<Value: Sendable>: Sendable {
 
     /// Sets `key` to `value`, returning the previous value.
     @discardableResult
+    @inlinable
     public mutating func set(_ key: RecordKey, _ value: Value) -> Value? {
         guard root != nil else {
             root = Node(keys: [key], values: [value], children: [], count: 1)
@@ -140,7 +149,8 @@ public struct SortedMap<Value: Sendable>: Sendable {
 
     /// Inserts into a uniquely referenced node; returns the old value and the
     /// new right sibling if the node split.
-    private static func insert(_ key: RecordKey, _ value: Value, into node: Node) -> (Value?, Node?) {
+    @inlinable
+    @usableFromInline static func insert(_ key: RecordKey, _ value: Value, into node: Node) -> (Value?, Node?) {
         if node.isLeaf {
             let (i, found) = node.leafSearch(key)
             if found {
@@ -186,6 +196,7 @@ public struct SortedMap<Value: Sendable>: Sendable {
     /// with its own storage (a dictionary, an array) is not copied when only
     /// this map holds it: the value is moved out of its leaf for the call.
     @discardableResult
+    @inlinable
     public mutating func update<R>(_ key: RecordKey, _ body: (inout Value?) -> R) -> R {
         guard root != nil, contains(key) else {
             var value: Value? = nil
@@ -233,6 +244,7 @@ public struct SortedMap<Value: Sendable>: Sendable {
 
     /// Removes `key`, returning its value.
     @discardableResult
+    @inlinable
     public mutating func remove(_ key: RecordKey) -> Value? {
         guard root != nil, self[key] != nil else { return nil }
         if !isKnownUniquelyReferenced(&root!) { root = root!.copy() }
@@ -245,7 +257,8 @@ public struct SortedMap<Value: Sendable>: Sendable {
         return old
     }
 
-    private static func remove(_ key: RecordKey, from node: Node) -> Value? {
+    @inlinable
+    @usableFromInline static func remove(_ key: RecordKey, from node: Node) -> Value? {
         if node.isLeaf {
             let (i, found) = node.leafSearch(key)
             guard found else { return nil }

@@ -1,4 +1,5 @@
 import CZstd
+import Foundation
 
 /// Why compressed bytes were rejected.
 public struct CompressionError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -96,6 +97,17 @@ extension Zstd {
         }
 
         deinit { ZSTD_freeCCtx(cctx) }
+
+        /// A compressor owned by the calling thread, kept for reuse: a
+        /// context costs more to create than a small chunk costs to compress.
+        public static func forCurrentThread(level: Int32 = Zstd.defaultLevel) -> Compressor {
+            let key = "sheaf.zstd.compressor.\(level)"
+            let dictionary = Thread.current.threadDictionary
+            if let existing = dictionary[key] as? Compressor { return existing }
+            let created = Compressor(level: level)
+            dictionary[key] = created
+            return created
+        }
 
         public func compress(_ input: UnsafeRawBufferPointer) throws(CompressionError) -> [UInt8] {
             guard let cctx else { throw CompressionError(.compressionFailed, "cannot allocate compression context") }

@@ -33,11 +33,18 @@ public struct Bytes32: Hashable, Comparable, Sendable {
         self = result ?? Array(bytes).withUnsafeBytes { Bytes32(loading: $0) }
     }
 
-    /// Calls `body` with the 32 bytes in order.
+    /// Calls `body` with the 32 bytes in order, in memory bound to UInt8
+    /// (C functions read it through `UInt8` pointers).
     @inlinable
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        var words = (w0.littleEndian, w1.littleEndian, w2.littleEndian, w3.littleEndian)
-        return try Swift.withUnsafeBytes(of: &words) { try body($0) }
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            raw.storeBytes(of: w0.littleEndian, toByteOffset: 0, as: UInt64.self)
+            raw.storeBytes(of: w1.littleEndian, toByteOffset: 8, as: UInt64.self)
+            raw.storeBytes(of: w2.littleEndian, toByteOffset: 16, as: UInt64.self)
+            raw.storeBytes(of: w3.littleEndian, toByteOffset: 24, as: UInt64.self)
+            return try body(UnsafeRawBufferPointer(buffer))
+        }
     }
 
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }

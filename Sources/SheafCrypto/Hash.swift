@@ -44,16 +44,18 @@ extension Hash {
     /// BLAKE2b-256 of `bytes` in `domain`.
     public static func of(_ bytes: UnsafeRawBufferPointer, domain: HashDomain) -> Hash {
         ensureSodium()
-        var out = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        withUnsafeMutableBytes(of: &out) { dst in
+        // The digest is written into memory bound to UInt8 and read back with
+        // raw loads: writing through a UInt8 pointer into memory bound to
+        // another type would let the optimizer assume it never changed.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { out in
             domain.personal.withUnsafeBufferPointer { personal in
                 _ = crypto_generichash_blake2b_salt_personal(
-                    dst.baseAddress!.assumingMemoryBound(to: UInt8.self), 32,
+                    out.baseAddress!, 32,
                     bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count),
                     nil, 0, nil, personal.baseAddress)
             }
+            return Hash(raw: Bytes32(loading: UnsafeRawBufferPointer(out)))
         }
-        return withUnsafeBytes(of: &out) { Hash(raw: Bytes32(loading: $0)) }
     }
 
     public static func of<C: Collection>(_ bytes: C, domain: HashDomain) -> Hash where C.Element == UInt8 {
@@ -104,11 +106,9 @@ public final class Hasher {
     public func finalize() -> Hash {
         precondition(!finished, "Hasher finalized twice")
         finished = true
-        var out = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        withUnsafeMutableBytes(of: &out) { dst in
-            _ = crypto_generichash_blake2b_final(
-                OpaquePointer(state), dst.baseAddress!.assumingMemoryBound(to: UInt8.self), 32)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { out in
+            _ = crypto_generichash_blake2b_final(OpaquePointer(state), out.baseAddress!, 32)
+            return Hash(raw: Bytes32(loading: UnsafeRawBufferPointer(out)))
         }
-        return withUnsafeBytes(of: &out) { Hash(raw: Bytes32(loading: $0)) }
     }
 }

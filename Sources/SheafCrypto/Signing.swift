@@ -149,6 +149,7 @@ public final class KeyPair: Sendable {
         ensureSodium()
         var seed = seedBytes
         let secret = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 16)
+        secret.bindMemory(to: UInt8.self)
         var pk = [UInt8](repeating: 0, count: 32)
         seed.withUnsafeBufferPointer { s in
             pk.withUnsafeMutableBufferPointer { p in

@@ -81,6 +81,8 @@ public actor Replica<M: Model> {
         }
 
         // Newest usable snapshot first.
+        let clock = ContinuousClock()
+        let loadStart = clock.now
         for manifest in snapshots.manifests {
             do {
                 let loaded = try Loader.load(manifest, as: M.self, store: snapshots, space: space, trusted: [space, identity.publicKey], logs: logs)
@@ -94,6 +96,7 @@ public actor Replica<M: Model> {
             }
         }
         if case .empty = report.source, !stored.isEmpty { report.source = .fullReplay }
+        report.loadDuration = clock.now - loadStart
 
         let replica = Replica(space: space, directory: directory, identity: identity, options: options, logger: logger,
                               feeds: feeds, snapshots: snapshots, core: core, last: last, report: report)
@@ -121,8 +124,11 @@ public actor Replica<M: Model> {
 
     /// Replays the tail from the logs and resumes this node's writer.
     private func finishOpening(logs: [PublicKey: FeedLog]) throws {
+        let clock = ContinuousClock()
+        let start = clock.now
         let replayed = try replay(logs: logs)
         startup.replayed = replayed
+        startup.replayDuration = clock.now - start
         let own = try log(feed)
         writer = FeedWriter(keyPair: keyPair, resumingAfter: own.tip, lamport: own.lastLamport)
         if own.length > 0, own.latestHead?.seq != own.length, let head = writer.signTip() {

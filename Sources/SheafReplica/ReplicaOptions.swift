@@ -46,6 +46,9 @@ public struct StartupReport: Sendable, CustomStringConvertible {
     public var replayed: Int = 0
     /// Torn tails the feed logs cut on open.
     public var recoveries: [String] = []
+    /// Time spent loading (and verifying) the snapshot, and replaying after it.
+    public var loadDuration: Duration = .zero
+    public var replayDuration: Duration = .zero
 
     public var description: String {
         var parts: [String] = []
@@ -55,6 +58,7 @@ public struct StartupReport: Sendable, CustomStringConvertible {
         case .fullReplay: parts.append("no usable snapshot: replayed every feed")
         }
         parts.append("replayed \(replayed) entries")
+        parts.append("load \(loadDuration), replay \(replayDuration)")
         for (id, reason) in rejected { parts.append("skipped snapshot \(id.prefix(16)): \(reason)") }
         parts.append(contentsOf: recoveries)
         return parts.joined(separator: "; ")

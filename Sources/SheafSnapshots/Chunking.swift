@@ -105,7 +105,7 @@ public struct IndexEntry: Hashable, Sendable {
         return writer.bytes
     }
 
-    static func decode(_ raw: [UInt8]) throws(DecodingError) -> [IndexEntry] {
+    public static func decode(_ raw: [UInt8]) throws(DecodingError) -> [IndexEntry] {
         var reader = ByteReader(raw)
         let count = try reader.readCount("index.count", limit: SnapshotLimits.maxLeavesPerIndexChunk, minElementSize: 35)
         var out = [IndexEntry]()

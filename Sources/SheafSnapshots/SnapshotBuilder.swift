@@ -1,3 +1,4 @@
+import Dispatch
 import SheafCodec
 import SheafCollections
 import SheafCompression
@@ -76,13 +77,12 @@ public struct BuiltSnapshot: Sendable {
 /// Given the previous snapshot's layout and the keys changed since (from
 /// `SortedMap.changedKeys`), only the runs of chunks holding changed keys are
 /// re-encoded; every other chunk keeps its id without being touched.
-public struct SnapshotBuilder<Record: Sendable> {
+public struct SnapshotBuilder<Record: Sendable>: Sendable {
     public let model: String
     public let version: UInt32
     public let codec: RecordCodec<Record>
     public let boundaries: ChunkBoundaries
-    /// One compression context for every chunk this builder writes.
-    let compressor = Zstd.Compressor(level: Zstd.defaultLevel)
+    public var level: Int32 = Zstd.defaultLevel
 
     public init(model: String, version: UInt32, codec: RecordCodec<Record>, recordsPerChunk: Int) {
         self.model = model
@@ -93,16 +93,21 @@ public struct SnapshotBuilder<Record: Sendable> {
 
     /// Builds from scratch.
     public func build<Sink: ChunkSink>(_ records: SortedMap<Record>, metadata: [UInt8], into sink: inout Sink) throws(SnapshotError) -> BuiltSnapshot {
-        var cutter = Cutter(builder: self)
+        var cutter = KeyCutter(boundaries: boundaries)
+        var pending = [PendingChunk]()
+        pending.reserveCapacity(records.count / Int(boundaries.recordsPerChunk) + 1)
         var failure: SnapshotError?
-        records.forEach { key, value in
-            do throws(SnapshotError) { try cutter.add(key, value, sink: &sink) } catch { failure = error; return false }
+        records.forEach { key, _ in
+            do throws(SnapshotError) {
+                if let chunk = try cutter.add(key) { pending.append(chunk) }
+            } catch { failure = error; return false }
             return true
         }
         if let failure { throw failure }
-        try cutter.finish(sink: &sink)
-        return try finish(ChunkLayout(leaves: cutter.leaves, recordCount: UInt64(records.count)), metadata: metadata,
-                          encoded: cutter.encoded, sink: &sink, startBytes: cutter.newBytes, startChunks: cutter.newChunks)
+        if let last = cutter.finish() { pending.append(last) }
+        let encoded = try encode(pending, from: records, into: &sink)
+        return try finish(ChunkLayout(leaves: encoded.leaves, recordCount: UInt64(records.count)), metadata: metadata,
+                          encoded: pending.count, sink: &sink, startBytes: encoded.newBytes, startChunks: encoded.newChunks)
     }
 
     /// Builds from `previous` (the layout of `previousRecords`), re-encoding
@@ -111,25 +116,28 @@ public struct SnapshotBuilder<Record: Sendable> {
                                        changed: [RecordKey], into sink: inout Sink) throws(SnapshotError) -> BuiltSnapshot {
         guard !previous.leaves.isEmpty else { return try build(records, metadata: metadata, into: &sink) }
         let old = previous.leaves
-        var leaves = [LeafChunk]()
-        leaves.reserveCapacity(old.count + 16)
-        var cutter = Cutter(builder: self)
+        // Phase 1: decide every cut from keys alone.
+        var slots = [LayoutSlot]()
+        slots.reserveCapacity(old.count + 16)
+        var pending = [PendingChunk]()
         var nextOld = 0
         var k = 0
         while k < changed.count {
             var i = previous.leafIndex(for: changed[k])
             while i > 0 && !old[i - 1].endsNaturally { i -= 1 }
             i = max(i, nextOld)
-            leaves.append(contentsOf: old[nextOld..<i])
+            for leaf in old[nextOld..<i] { slots.append(.reuse(leaf)) }
             nextOld = i
             // Re-cut from just after the natural boundary that ends leaf i-1.
             let start: RecordKey? = i == 0 ? nil : RecordKey(old[i - 1].lastKey.bytes + [0])
-            cutter.leaves = []
+            var cutter = KeyCutter(boundaries: boundaries)
             var aligned = false
             var failure: SnapshotError?
-            records.forEach(from: start) { key, value in
+            records.forEach(from: start) { key, _ in
                 do throws(SnapshotError) {
-                    guard let finished = try cutter.add(key, value, sink: &sink) else { return true }
+                    guard let finished = try cutter.add(key) else { return true }
+                    slots.append(.fresh(pending.count))
+                    pending.append(finished)
                     while k < changed.count && changed[k] <= key { k += 1 }
                     // Stop once every changed key so far is covered and the
                     // new cut lands on a natural boundary the old layout had.
@@ -147,15 +155,128 @@ public struct SnapshotBuilder<Record: Sendable> {
             }
             if let failure { throw failure }
             if !aligned {
-                try cutter.finish(sink: &sink)
+                if let last = cutter.finish() {
+                    slots.append(.fresh(pending.count))
+                    pending.append(last)
+                }
                 nextOld = old.count
                 k = changed.count
             }
-            leaves.append(contentsOf: cutter.leaves)
         }
-        leaves.append(contentsOf: old[nextOld...])
-        return try finish(ChunkLayout(leaves: leaves, recordCount: UInt64(records.count)), metadata: metadata, encoded: cutter.encoded,
-                          sink: &sink, startBytes: cutter.newBytes, startChunks: cutter.newChunks)
+        for leaf in old[nextOld...] { slots.append(.reuse(leaf)) }
+
+        // Phase 2: encode the new chunks in parallel.
+        let encoded = try encode(pending, from: records, into: &sink)
+        let leaves = slots.map { slot -> LeafChunk in
+            switch slot {
+            case .reuse(let leaf): leaf
+            case .fresh(let index): encoded.leaves[index]
+            }
+        }
+        return try finish(ChunkLayout(leaves: leaves, recordCount: UInt64(records.count)), metadata: metadata,
+                          encoded: pending.count, sink: &sink, startBytes: encoded.newBytes, startChunks: encoded.newChunks)
+    }
+
+    /// Chunks encoded and compressed per parallel round (bounds memory).
+    static var batchSize: Int { 1024 }
+
+    /// Encodes, hashes and (when the sink lacks them) compresses `pending`
+    /// chunks on all cores, then hands new ones to the sink in order.
+    private func encode<Sink: ChunkSink>(_ pending: [PendingChunk], from records: SortedMap<Record>,
+                                         into sink: inout Sink) throws(SnapshotError) -> (leaves: [LeafChunk], newBytes: Int, newChunks: Int) {
+        var leaves = [LeafChunk]()
+        leaves.reserveCapacity(pending.count)
+        var newBytes = 0
+        var newChunks = 0
+        let lanes = max(1, min(ProcessInfoCores.count, 8))
+        var start = 0
+        while start < pending.count {
+            let batch = Array(pending[start..<min(pending.count, start + Self.batchSize)])
+            start += batch.count
+            // Encode and hash.
+            let raws: [Result<(raw: [UInt8], id: Hash), SnapshotError>] = Self.parallelMap(batch.count, lanes: lanes) { i in
+                Result { () throws(SnapshotError) -> (raw: [UInt8], id: Hash) in
+                    let raw = try encodeChunk(batch[i], from: records)
+                    return (raw, Hash.of(raw, domain: SnapshotDomains.chunk))
+                }
+            }
+            var encoded = [(raw: [UInt8], id: Hash)]()
+            encoded.reserveCapacity(batch.count)
+            for result in raws { encoded.append(try result.get()) }
+            // Compress what the store does not have yet.
+            var missing = [Int]()
+            var sizes = [Int?](repeating: nil, count: batch.count)
+            var seen = [Hash: Int]()
+            for (i, item) in encoded.enumerated() {
+                if let size = sink.storedSize(of: item.id) { sizes[i] = size } else if seen[item.id] == nil {
+                    seen[item.id] = i
+                    missing.append(i)
+                }
+            }
+            let level = self.level
+            let toCompress = missing.map { encoded[$0].raw }
+            let compressed: [Result<[UInt8], SnapshotError>] = Self.parallelMap(missing.count, lanes: lanes) { j in
+                Result { () throws(SnapshotError) -> [UInt8] in
+                    do throws(CompressionError) {
+                        return try Zstd.Compressor.forCurrentThread(level: level).compress(toCompress[j])
+                    } catch {
+                        throw SnapshotError(.compression(error))
+                    }
+                }
+            }
+            for (j, i) in missing.enumerated() {
+                let bytes = try compressed[j].get()
+                try sink.put(id: encoded[i].id, rawSize: encoded[i].raw.count, compressed: bytes)
+                sizes[i] = bytes.count
+                newBytes += bytes.count
+                newChunks += 1
+            }
+            for (i, chunk) in batch.enumerated() {
+                let size = sizes[i] ?? seen[encoded[i].id].flatMap { sizes[$0] } ?? 0
+                leaves.append(LeafChunk(id: encoded[i].id, rawSize: encoded[i].raw.count, compressedSize: size,
+                                        recordCount: chunk.count, firstKey: chunk.firstKey, lastKey: chunk.lastKey,
+                                        endsNaturally: chunk.endsNaturally, endsIndexGroup: chunk.endsIndexGroup))
+            }
+        }
+        return (leaves, newBytes, newChunks)
+    }
+
+    /// The leaf bytes of one chunk: `varint n ‖ n × (key ‖ value)`.
+    private func encodeChunk(_ chunk: PendingChunk, from records: SortedMap<Record>) throws(SnapshotError) -> [UInt8] {
+        var body = ByteWriter(capacity: chunk.count * 128)
+        var value = ByteWriter(capacity: 1024)
+        var n = 0
+        records.forEach(from: chunk.firstKey) { key, record in
+            value.removeAll()
+            codec.encode(record, &value)
+            body.writeLengthPrefixed(key.bytes)
+            body.writeLengthPrefixed(value.bytes)
+            n += 1
+            return n < chunk.count
+        }
+        var raw = ByteWriter(capacity: body.count + 4)
+        raw.writeVarint(UInt64(n))
+        body.withUnsafeBytes { raw.writeRaw($0) }
+        guard n == chunk.count else { throw SnapshotError(.inconsistent("records changed while encoding")) }
+        guard raw.count <= SnapshotLimits.maxChunkRawBytes else { throw SnapshotError(.overLimit("chunk of \(raw.count) bytes")) }
+        return raw.bytes
+    }
+
+    /// Runs `body(0..<count)` on `lanes` threads; results in index order.
+    static func parallelMap<T: Sendable>(_ count: Int, lanes: Int, _ body: @Sendable (Int) -> T) -> [T] {
+        guard count > 0 else { return [] }
+        if count < 4 || lanes == 1 { return (0..<count).map(body) }
+        let out = UnsafeMutablePointer<T>.allocate(capacity: count)
+        defer { out.deinitialize(count: count); out.deallocate() }
+        // Each lane initialises a disjoint range; concurrentPerform returns
+        // after every lane has finished.
+        nonisolated(unsafe) let shared = out
+        let used = min(lanes, count)
+        DispatchQueue.concurrentPerform(iterations: used) { lane in
+            let per = (count + used - 1) / used
+            for i in (lane * per)..<min(count, (lane + 1) * per) { (shared + i).initialize(to: body(i)) }
+        }
+        return Array(UnsafeBufferPointer(start: out, count: count))
     }
 
     private static func oldLeaf(endingAt key: RecordKey, in old: [LeafChunk], from: Int) -> Int? {
@@ -200,77 +321,60 @@ public struct SnapshotBuilder<Record: Sendable> {
     }
 
     func compress(_ raw: [UInt8]) throws(SnapshotError) -> [UInt8] {
-        do { return try compressor.compress(raw) } catch { throw SnapshotError(.compression(error)) }
+        do { return try Zstd.Compressor.forCurrentThread(level: level).compress(raw) } catch {
+            throw SnapshotError(.compression(error))
+        }
     }
 
-    /// Accumulates records and cuts them into leaf chunks.
-    struct Cutter {
-        let builder: SnapshotBuilder
-        var leaves: [LeafChunk] = []
-        var body = ByteWriter(capacity: 1 << 16)
+    /// Decides chunk cuts from keys alone: a record ends a chunk at a
+    /// natural boundary or when the chunk is full.
+    struct KeyCutter {
+        let boundaries: ChunkBoundaries
         var count = 0
         var firstKey: RecordKey?
         var lastKey: RecordKey?
-        var encoded = 0
-        var newBytes = 0
-        var newChunks = 0
-        var value = ByteWriter(capacity: 1024)
 
-        init(builder: SnapshotBuilder) { self.builder = builder }
-
-        /// Adds a record; returns the chunk it completed, if any.
-        @discardableResult
-        mutating func add<Sink: ChunkSink>(_ key: RecordKey, _ record: Record, sink: inout Sink) throws(SnapshotError) -> LeafChunk? {
-            guard key.bytes.count <= SnapshotLimits.maxKeyBytes else { throw SnapshotError(.overLimit("record key of \(key.bytes.count) bytes")) }
+        mutating func add(_ key: RecordKey) throws(SnapshotError) -> PendingChunk? {
+            guard key.bytes.count <= SnapshotLimits.maxKeyBytes else {
+                throw SnapshotError(.overLimit("record key of \(key.bytes.count) bytes"))
+            }
             if firstKey == nil { firstKey = key }
             lastKey = key
-            value.removeAll()
-            builder.codec.encode(record, &value)
-            body.writeLengthPrefixed(key.bytes)
-            body.writeLengthPrefixed(value.bytes)
             count += 1
             let hash = ChunkBoundaries.hash(key)
-            let natural = builder.boundaries.isNatural(hash)
-            guard natural || count == builder.boundaries.maxRecordsPerChunk else { return nil }
-            return try cut(natural: natural, group: builder.boundaries.endsIndexGroup(hash), sink: &sink)
+            let natural = boundaries.isNatural(hash)
+            guard natural || count == boundaries.maxRecordsPerChunk else { return nil }
+            return cut(natural: natural, group: boundaries.endsIndexGroup(hash))
         }
 
-        mutating func finish<Sink: ChunkSink>(sink: inout Sink) throws(SnapshotError) {
-            guard count > 0, let lastKey else { return }
+        /// The final chunk, which may end at a natural boundary by itself; if
+        /// not, it is marked so that appending keys after it re-cuts it.
+        mutating func finish() -> PendingChunk? {
+            guard count > 0, let lastKey else { return nil }
             let hash = ChunkBoundaries.hash(lastKey)
-            // The final chunk may end at a natural boundary by itself; if not,
-            // it is marked so that appending keys after it re-cuts it.
-            let natural = builder.boundaries.isNatural(hash)
-            try cut(natural: natural, group: natural && builder.boundaries.endsIndexGroup(hash), sink: &sink)
+            let natural = boundaries.isNatural(hash)
+            return cut(natural: natural, group: natural && boundaries.endsIndexGroup(hash))
         }
 
-        @discardableResult
-        private mutating func cut<Sink: ChunkSink>(natural: Bool, group: Bool, sink: inout Sink) throws(SnapshotError) -> LeafChunk {
-            var raw = ByteWriter(capacity: body.count + 4)
-            raw.writeVarint(UInt64(count))
-            body.withUnsafeBytes { raw.writeRaw($0) }
-            guard raw.count <= SnapshotLimits.maxChunkRawBytes else {
-                throw SnapshotError(.overLimit("chunk of \(raw.count) bytes"))
-            }
-            let id = Hash.of(raw.bytes, domain: SnapshotDomains.chunk)
-            var compressedSize = sink.storedSize(of: id)
-            if compressedSize == nil {
-                let compressed = try builder.compress(raw.bytes)
-                try sink.put(id: id, rawSize: raw.count, compressed: compressed)
-                compressedSize = compressed.count
-                newBytes += compressed.count
-                newChunks += 1
-            }
-            encoded += 1
-            let leaf = LeafChunk(id: id, rawSize: raw.count, compressedSize: compressedSize ?? 0, recordCount: count,
-                                 firstKey: firstKey ?? RecordKey([]), lastKey: lastKey ?? RecordKey([]),
-                                 endsNaturally: natural, endsIndexGroup: group)
-            leaves.append(leaf)
-            body.removeAll()
-            count = 0
-            firstKey = nil
-            lastKey = nil
-            return leaf
+        private mutating func cut(natural: Bool, group: Bool) -> PendingChunk {
+            defer { count = 0; firstKey = nil; lastKey = nil }
+            return PendingChunk(firstKey: firstKey ?? RecordKey([]), lastKey: lastKey ?? RecordKey([]), count: count,
+                                endsNaturally: natural, endsIndexGroup: group)
         }
     }
+}
+
+/// A leaf of a layout being built: kept from the previous one, or new.
+enum LayoutSlot {
+    case reuse(LeafChunk)
+    case fresh(Int)
+}
+
+/// A chunk whose cut is decided but whose bytes are not yet encoded.
+struct PendingChunk: Sendable {
+    var firstKey: RecordKey
+    var lastKey: RecordKey
+    var count: Int
+    var endsNaturally: Bool
+    var endsIndexGroup: Bool
 }
