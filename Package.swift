@@ -101,7 +101,11 @@ let package = Package(
             name: "SheafFeedLogTests",
             dependencies: ["SheafFeedLog", "SheafFeeds", "SheafCrypto", "SheafFiles", "SheafRandom"]
         ),
+        .testTarget(name: "SheafReplicaTests", dependencies: ["SheafReplica", "SheafModels", "SheafSnapshots", "SheafFeedLog", "SheafFeeds", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafFiles", "SheafWorkloads", "SheafRandom", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SheafFuzzRegressionTests", dependencies: ["SheafFuzzTargets"]),
+        .testTarget(name: "SheafCollectionsTests", dependencies: ["SheafCollections", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "SheafModelsTests", dependencies: ["SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "SheafSnapshotsTests", dependencies: ["SheafSnapshots", "SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafCompression", "SheafFeeds", "SheafFiles", "SheafRandom", "CZstd", .product(name: "PropertyBased", package: "swift-property-based")]),
     ],
     swiftLanguageModes: [.v6]
 )

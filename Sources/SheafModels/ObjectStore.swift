@@ -98,7 +98,10 @@ public struct ObjectStore: SnapshotModel {
     public static let maxIDBytes = 256
     public static let maxFieldNameBytes = 64
     public static let maxFieldsPerOp = 64
-    /// Most fields an object may accumulate; puts beyond it are ignored.
+    /// Most fields an object may keep. Past it, the object keeps the fields
+    /// with the smallest names (by bytes) and drops the rest: a rule that
+    /// does not depend on the order ops arrive in, so it converges (refusing
+    /// the put that crosses the limit would keep whichever put came first).
     public static let maxFieldsPerObject = 1024
 
     public private(set) var records = SortedMap<ObjectRecord>()
@@ -209,23 +212,28 @@ public struct ObjectStore: SnapshotModel {
         case .put(let id, let fields):
             guard !id.isEmpty else { return .ignored(reason: "empty object id") }
             let key = Self.key(id)
-            let changed = records.update(key) { slot -> Bool? in
-                let added = fields.count { slot?.index(of: $0.0) == nil }
-                guard (slot?.fields.count ?? 0) + added <= Self.maxFieldsPerObject else { return nil }
+            let changed = records.update(key) { slot -> Bool in
                 // Take the record out of the slot so it is uniquely referenced.
                 var changed = slot == nil
                 var record = slot ?? .absent
                 slot = nil
                 if record.alive.merge(Register(value: true, stamp: stamp)) { changed = true }
-                for (name, value) in fields {
-                    if record.merge(name, Register(value: value, stamp: stamp)) { changed = true }
+                var merged = [FieldName]()
+                for (name, value) in fields where record.merge(name, Register(value: value, stamp: stamp)) {
+                    merged.append(name)
                 }
+                if record.fields.count > Self.maxFieldsPerObject {
+                    record.fields.removeLast(record.fields.count - Self.maxFieldsPerObject)
+                }
+                // A merged field that was dropped again changed nothing; one
+                // that stayed changed the record (and any field it pushed out).
+                if merged.contains(where: { record.index(of: $0) != nil }) { changed = true }
                 slot = record
                 return changed
             }
-            guard let changed else { return .ignored(reason: "object would exceed \(Self.maxFieldsPerObject) fields") }
             return .applied(changed: changed ? [key] : [])
         case .delete(let id):
+            guard !id.isEmpty else { return .ignored(reason: "empty object id") }
             let key = Self.key(id)
             let changed = records.update(key) { slot -> Bool in
                 let existed = slot != nil
@@ -237,6 +245,7 @@ public struct ObjectStore: SnapshotModel {
             }
             return .applied(changed: changed ? [key] : [])
         case .setParent(let id, let parent):
+            guard !id.isEmpty, parent?.isEmpty != true else { return .ignored(reason: "empty object id") }
             guard parent != id else { return .ignored(reason: "object cannot be its own parent") }
             let key = Self.key(id)
             let old: [UInt8]?? = records.update(key) { slot -> [UInt8]?? in

@@ -72,6 +72,12 @@ struct CausalBuffer: Sendable {
         return nil
     }
 
+    /// Notes that an entry of `feed` was delivered without passing through
+    /// the buffer, so entries waiting for that feed are looked at again.
+    mutating func wake(_ feed: PublicKey) {
+        if let unblocked = blockedOn.removeValue(forKey: feed) { ready.append(contentsOf: unblocked) }
+    }
+
     /// Highest seq waiting for `feed`, if any.
     func lastWaiting(_ feed: PublicKey) -> UInt64? {
         guard let queue = waiting[feed], let head = heads[feed], head < queue.count else {

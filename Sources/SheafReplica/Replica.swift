@@ -37,6 +37,9 @@ public actor Replica<M: Model> {
     var last: LastSnapshot?
     var deliveredSinceSnapshot = 0
     var snapshotRunning: Task<SnapshotJob<M>.Output, Error>?
+    var snapshotScheduled = false
+    /// `snapshotNow` calls waiting for the running one to finish.
+    var snapshotWaiters: [CheckedContinuation<Void, Never>] = []
     var timer: Task<Void, Never>?
     var subscribers: [Int: AsyncStream<ReplicaChange>.Continuation] = [:]
     var nextSubscriber = 0
@@ -83,6 +86,7 @@ public actor Replica<M: Model> {
         // Newest usable snapshot first.
         let clock = ContinuousClock()
         let loadStart = clock.now
+        var damaged: [Hash] = []
         for manifest in snapshots.manifests {
             do {
                 let loaded = try Loader.load(manifest, as: M.self, store: snapshots, space: space, trusted: [space, identity.publicKey], logs: logs)
@@ -93,6 +97,7 @@ public actor Replica<M: Model> {
             } catch {
                 report.rejected.append((manifest.id.hex, "\(error)"))
                 logger.warning("skipping snapshot", metadata: ["snapshot": "\(manifest.id.hex.prefix(16))", "reason": "\(error)"])
+                if Loader.isDamage(error) { damaged.append(manifest.id) }
             }
         }
         if case .empty = report.source, !stored.isEmpty { report.source = .fullReplay }
@@ -100,7 +105,7 @@ public actor Replica<M: Model> {
 
         let replica = Replica(space: space, directory: directory, identity: identity, options: options, logger: logger,
                               feeds: feeds, snapshots: snapshots, core: core, last: last, report: report)
-        try await replica.finishOpening(logs: logs)
+        try await replica.finishOpening(logs: logs, damaged: damaged)
         return replica
     }
 
@@ -123,12 +128,32 @@ public actor Replica<M: Model> {
     }
 
     /// Replays the tail from the logs and resumes this node's writer.
-    private func finishOpening(logs: [PublicKey: FeedLog]) throws {
+    private func finishOpening(logs: [PublicKey: FeedLog], damaged: [Hash]) throws {
+        // The clock must cover what a loaded snapshot holds, as it would after
+        // a full replay: the Lamport time of each admitted feed's last
+        // delivered entry (the tail replayed below raises it further).
+        for (key, seq) in core.delivered where seq > 0 {
+            guard key == space || core.admission.isAdmitted(key, asOf: core.admission.anchor(of: key)),
+                  let entry = try? logs[key]?.entry(at: seq) else { continue }
+            maxLamport = max(maxLamport, entry.lamport)
+        }
         let clock = ContinuousClock()
         let start = clock.now
         let replayed = try replay(logs: logs)
         startup.replayed = replayed
         startup.replayDuration = clock.now - start
+        // The state is whole without the snapshots whose stored chunks are
+        // damaged: delete them, so their chunks are collected and the next
+        // snapshot writes those chunks anew instead of referring to the
+        // damaged copies (the store reuses any chunk it holds by id).
+        if !damaged.isEmpty {
+            do {
+                for id in damaged { try snapshots.deleteManifest(id) }
+                try snapshots.collectGarbage()
+            } catch {
+                logger.warning("could not delete damaged snapshots", metadata: ["error": "\(error)"])
+            }
+        }
         let own = try log(feed)
         writer = FeedWriter(keyPair: keyPair, resumingAfter: own.tip, lamport: own.lastLamport)
         if own.length > 0, own.latestHead?.seq != own.length, let head = writer.signTip() {
@@ -140,7 +165,9 @@ public actor Replica<M: Model> {
             timer = Task { [weak self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
-                    await self?.timerFired()
+                    // A replica released without close() ends its timer too.
+                    guard let replica = self else { return }
+                    await replica.timerFired()
                 }
             }
         }
@@ -148,27 +175,33 @@ public actor Replica<M: Model> {
 
     /// Feeds the logs' entries after what the core holds through causal delivery.
     private func replay(logs: [PublicKey: FeedLog]) throws -> Int {
-        var replayed = 0
+        let before = deliveredCount
         var progress = true
         while progress {
             progress = false
             for (key, log) in logs.sorted(by: { $0.key < $1.key }) {
-                let next = max(core.deliveredSeq(key), waiting.lastWaiting(key) ?? 0) + 1
+                let next = queuedSeq(key) + 1
                 guard next <= log.length else { continue }
-                let through = min(log.length, next + 4095)
-                let entries: [Entry]
-                do { entries = try log.entries(from: next, through: through) } catch let error as FeedLogError {
-                    throw ReplicaError(.feedLog(error))
-                } catch { throw ReplicaError(.feedLog(FeedLogError(.outOfRange(seq: next, length: log.length)))) }
-                do { try waiting.insert(entries, delivered: core.deliveredSeq(key)) } catch {
-                    if case .full = error { break }
-                    throw ReplicaError(.notContiguous)
+                let entries = try stored(log, from: next, through: min(log.length, next + 4095))
+                do { try enqueue(entries) } catch {
+                    // Full: what fit is queued; other feeds may free room.
+                    if case .notContiguous = error { throw ReplicaError(.notContiguous) }
                 }
-                replayed += drain()
-                progress = true
+                if queuedSeq(key) >= next { progress = true }
             }
         }
-        return replayed
+        return Int(deliveredCount - before)
+    }
+
+    /// The last entry of `feed` that is delivered or waiting.
+    private func queuedSeq(_ feed: PublicKey) -> UInt64 {
+        max(core.deliveredSeq(feed), waiting.lastWaiting(feed) ?? 0)
+    }
+
+    private func stored(_ log: FeedLog, from: UInt64, through: UInt64) throws -> [Entry] {
+        do { return try log.entries(from: from, through: through) } catch let error as FeedLogError {
+            throw ReplicaError(.feedLog(error))
+        } catch { throw ReplicaError(.feedLog(FeedLogError(.outOfRange(seq: from, length: log.length)))) }
     }
 
     // MARK: Writing
@@ -222,38 +255,87 @@ public actor Replica<M: Model> {
     }
 
     /// Stores and applies a verified range of any feed (from a peer).
+    ///
+    /// Throws `backpressure` when entries that must wait for missing
+    /// dependencies do not fit the buffer. They stay stored; sending any
+    /// batch of the feed again (once the dependencies are in) delivers them.
     public func ingest(_ batch: VerifiedBatch) throws {
         try checkOpen()
         let log = try log(batch.feed)
-        if batch.head.seq <= log.length { return }  // already held
-        do { try log.append(batch) } catch { throw ReplicaError(.feedLog(error)) }
-        try deliver(batch)
+        if batch.head.seq > log.length {
+            do { try log.append(batch) } catch { throw ReplicaError(.feedLog(error)) }
+        }
+        var next = queuedSeq(batch.feed) + 1
+        if next > log.length { return }  // already held
+        if next == batch.anchor.seq + 1 && batch.head.seq == log.length {
+            try deliver(batch)
+            return
+        }
+        // Stored entries an earlier backpressure left out.
+        while next <= log.length {
+            let through = min(log.length, next + 4095)
+            try deliver(try stored(log, from: next, through: through))
+            next = through + 1
+        }
     }
 
     private func deliver(_ batch: VerifiedBatch) throws {
         let entries: [Entry]
         do { entries = try batch.entries() } catch { throw ReplicaError(.feed(FeedError(.malformed(error)))) }
-        do { try waiting.insert(entries, delivered: core.deliveredSeq(batch.feed)) } catch {
+        try deliver(entries)
+    }
+
+    private func deliver(_ entries: [Entry]) throws {
+        defer { maybeSnapshot() }
+        do { try enqueue(entries) } catch {
             switch error {
             case .full: throw ReplicaError(.backpressure(waiting: waiting.count))
             case .notContiguous: throw ReplicaError(.notContiguous)
             }
         }
-        drain()
-        maybeSnapshot()
     }
 
-    @discardableResult
-    private func drain() -> Int {
-        var n = 0
-        while let entry = waiting.next(isDelivered: { core.isDelivered($0) }) {
-            let change = core.deliver(entry)
-            maxLamport = max(maxLamport, entry.lamport)
-            n += 1
-            if !subscribers.isEmpty { for continuation in subscribers.values { continuation.yield(change) } }
+    /// Delivers consecutive entries of one feed in causal order. Entries that
+    /// can be applied now are applied at once; only those that must wait for
+    /// a missing dependency take room in the bounded buffer (so a full buffer
+    /// never keeps out the entries that would unblock it).
+    private func enqueue(_ entries: [Entry]) throws(CausalBuffer.InsertError) {
+        guard let feed = entries.first?.feed else { return }
+        var rest = entries[...]
+        while let entry = rest.first {
+            let queued = queuedSeq(feed)
+            if entry.seq <= queued {
+                rest = rest.dropFirst()
+                continue
+            }
+            guard entry.seq == queued + 1 else { throw .notContiguous }
+            if waiting.lastWaiting(feed) == nil, entry.dependencies.allSatisfy({ core.isDelivered($0) }) {
+                apply(entry)
+                waiting.wake(feed)
+                drain()
+                rest = rest.dropFirst()
+                continue
+            }
+            let room = waiting.limit - waiting.count
+            guard room > 0 else { throw .full }
+            let chunk = Array(rest.prefix(room))
+            try waiting.insert(chunk, delivered: core.deliveredSeq(feed))
+            rest = rest.dropFirst(chunk.count)
+            drain()
         }
-        deliveredSinceSnapshot += n
-        return n
+    }
+
+    private func drain() {
+        while let entry = waiting.next(isDelivered: { core.isDelivered($0) }) { apply(entry) }
+    }
+
+    private func apply(_ entry: Entry) {
+        let change = core.deliver(entry)
+        // Only entries that count move the clock: a feed that is not admitted
+        // must not push it to the top of its range (and stop our writes).
+        if change.effect != .notAdmitted { maxLamport = max(maxLamport, entry.lamport) }
+        deliveredSinceSnapshot += 1
+        if !subscribers.isEmpty { for continuation in subscribers.values { continuation.yield(change) } }
     }
 
     private func log(_ key: PublicKey) throws -> FeedLog {
@@ -284,6 +366,7 @@ public actor Replica<M: Model> {
 
     /// Exactly which entries the state contains, with their hashes.
     public func frontier() throws -> Frontier {
+        try checkOpen()
         var heads: [PublicKey: FeedAnchor] = [:]
         for (key, seq) in core.delivered where seq > 0 {
             do { heads[key] = FeedAnchor(seq: seq, hash: try log(key).hash(at: seq)) } catch let error as ReplicaError {
@@ -305,6 +388,7 @@ public actor Replica<M: Model> {
     /// By default it re-encodes only what changed since the last snapshot;
     /// `recomputeFully` encodes everything (the two must agree).
     public func stateRoot(recomputeFully: Bool = false) throws -> Hash {
+        try checkOpen()
         var sink = DiscardingSink()
         do {
             return try Builder.build(core: core, previous: recomputeFully ? nil : last, sink: &sink).built.stateRoot
@@ -331,13 +415,27 @@ public actor Replica<M: Model> {
     @discardableResult
     public func snapshotNow() async throws -> SnapshotSummary {
         try checkOpen()
-        if let running = snapshotRunning { _ = try? await running.value }
+        // One job at a time, each starting after the previous one's
+        // bookkeeping (its `last` is the base of the next): two jobs at once
+        // would build on the same stale base, and one's retention could
+        // collect chunks the other is about to refer to.
+        while snapshotRunning != nil {
+            await withCheckedContinuation { snapshotWaiters.append($0) }
+        }
         let job = try makeJob()
         let task = Task.detached(priority: .utility) { () throws -> SnapshotJob<M>.Output in
             try job.run()
         }
         snapshotRunning = task
-        defer { if snapshotRunning == task { snapshotRunning = nil } }
+        var succeeded = false
+        defer {
+            if snapshotRunning == task { snapshotRunning = nil }
+            let waiters = snapshotWaiters
+            snapshotWaiters = []
+            for waiter in waiters { waiter.resume() }
+            // Entries delivered while this one ran may already call for the next.
+            if succeeded && waiters.isEmpty { maybeSnapshot() }
+        }
         let output: SnapshotJob<M>.Output
         do { output = try await task.value } catch let error as SnapshotError {
             throw ReplicaError(.snapshot(error))
@@ -351,6 +449,7 @@ public actor Replica<M: Model> {
         logger.debug("snapshot written", metadata: ["snapshot": "\(manifest.id.hex.prefix(16))",
                                                     "entries": "\(manifest.frontier.entryCount)",
                                                     "bytes": "\(output.summary.bytesWritten)"])
+        succeeded = true
         return output.summary
     }
 
@@ -367,27 +466,37 @@ public actor Replica<M: Model> {
     }
 
     private func maybeSnapshot() {
-        guard snapshotRunning == nil, let every = options.snapshotEveryEntries, deliveredSinceSnapshot >= every else { return }
+        guard snapshotRunning == nil, !snapshotScheduled, let every = options.snapshotEveryEntries, deliveredSinceSnapshot >= every else { return }
         startBackgroundSnapshot()
     }
 
     private func timerFired() {
-        guard snapshotRunning == nil, deliveredSinceSnapshot > 0, !closed else { return }
+        guard snapshotRunning == nil, !snapshotScheduled, deliveredSinceSnapshot > 0, !closed else { return }
         startBackgroundSnapshot()
     }
 
     private func startBackgroundSnapshot() {
+        // Until the task starts, further deliveries must not schedule more.
+        snapshotScheduled = true
         let logger = self.logger
         Task { [weak self] in
-            do { try await self?.snapshotNow() } catch {
+            do { try await self?.backgroundSnapshot() } catch {
                 logger.error("automatic snapshot failed", metadata: ["error": "\(error)"])
             }
         }
     }
 
+    private func backgroundSnapshot() async throws {
+        snapshotScheduled = false
+        try await snapshotNow()
+    }
+
     /// Prunes feed entries that every kept snapshot covers.
     public func compact() throws {
-        try SnapshotJob<M>.compact(feeds, keeping: snapshots.manifests)
+        try checkOpen()
+        do { try SnapshotJob<M>.compact(feeds, keeping: snapshots.manifests) } catch let error as FeedLogError {
+            throw ReplicaError(.feedLog(error))
+        }
     }
 
     // MARK: Closing

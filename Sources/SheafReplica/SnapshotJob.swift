@@ -34,7 +34,8 @@ struct SnapshotJob<M: Model>: Sendable {
         let start = clock.now
         let pack = try store.beginPack()
         var sink = pack
-        let result = try Builder.build(core: core, previous: previous, sink: &sink)
+        // Leave a core to the writers appending meanwhile.
+        let result = try Builder.build(core: core, previous: previous, workers: max(1, ProcessInfoCores.count - 1), sink: &sink)
         let manifest = SnapshotManifest(space: core.space, model: M.descriptor.name, modelVersion: M.descriptor.version,
                                         content: result.content, frontier: frontier, built: result.built,
                                         createdAt: Clock.milliseconds(), signedBy: keyPair)
@@ -91,11 +92,13 @@ enum Builder {
     static let opsPerChunk = 32
 
     static func build<M: Model, Sink: ChunkSink>(core: ReplicaCore<M>, previous: Replica<M>.LastSnapshot?,
+                                                 workers: Int = ProcessInfoCores.count,
                                                  sink: inout Sink) throws(SnapshotError) -> Result {
         let metadata = core.metadata
         if core.keepsOps {
-            let builder = SnapshotBuilder<[UInt8]>(model: M.descriptor.name, version: M.descriptor.version,
+            var builder = SnapshotBuilder<[UInt8]>(model: M.descriptor.name, version: M.descriptor.version,
                                                    codec: opsCodec, recordsPerChunk: opsPerChunk)
+            builder.workers = workers
             let built: BuiltSnapshot
             if let previous, let old = previous.records as? SortedMap<[UInt8]> {
                 let changed = SortedMap.changedKeys(from: old, to: core.ops, isEqual: ==)
@@ -108,16 +111,18 @@ enum Builder {
         guard let model = core.model as? any SnapshotModel else {
             throw SnapshotError(.unsupportedModel(M.descriptor.description))
         }
-        return try buildNative(model, metadata: metadata, previous: previous?.records, layout: previous?.layout, sink: &sink)
+        return try buildNative(model, metadata: metadata, previous: previous?.records, layout: previous?.layout,
+                               workers: workers, sink: &sink)
     }
 
     private static func buildNative<S: SnapshotModel, Sink: ChunkSink>(
-        _ model: S, metadata: [UInt8], previous: Any?, layout: ChunkLayout?, sink: inout Sink
+        _ model: S, metadata: [UInt8], previous: Any?, layout: ChunkLayout?, workers: Int, sink: inout Sink
     ) throws(SnapshotError) -> Result {
-        let builder = SnapshotBuilder<S.Record>(
+        var builder = SnapshotBuilder<S.Record>(
             model: S.descriptor.name, version: S.descriptor.version,
             codec: RecordCodec(encode: { record, writer in S.encode(record, into: &writer) }, isEqual: { $0 == $1 }),
             recordsPerChunk: S.recordsPerChunk)
+        builder.workers = workers
         let built: BuiltSnapshot
         if let layout, let old = previous as? SortedMap<S.Record> {
             let changed = SortedMap.changedKeys(from: old, to: model.records, isEqual: ==)
@@ -135,6 +140,19 @@ enum Builder {
 /// space and model, signed by a trusted key, consistent with the local
 /// feeds, and intact down to every chunk.
 enum Loader {
+    /// Whether `error` says a chunk's stored bytes do not match its content
+    /// address (missing, cut, or not hashing to its id): damage no other
+    /// build could load past, unlike decoding or version failures.
+    static func isDamage(_ error: any Error) -> Bool {
+        guard let error = error as? SnapshotError else { return false }
+        switch error.code {
+        case .compression, .chunkHashMismatch, .missingChunk, .sizeMismatch:
+            return true
+        default:
+            return false
+        }
+    }
+
     static func load<M: Model>(_ manifest: SnapshotManifest, as model: M.Type, store: SnapshotStore, space: PublicKey, trusted: Set<PublicKey>,
                                logs: [PublicKey: FeedLog]) throws -> (core: ReplicaCore<M>, last: Replica<M>.LastSnapshot?) {
         guard manifest.space == space else { throw SnapshotError(.wrongSpace) }

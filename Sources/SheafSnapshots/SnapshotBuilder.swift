@@ -83,6 +83,9 @@ public struct SnapshotBuilder<Record: Sendable>: Sendable {
     public let codec: RecordCodec<Record>
     public let boundaries: ChunkBoundaries
     public var level: Int32 = Zstd.defaultLevel
+    /// Threads that encode and compress chunks. Background snapshots leave a
+    /// core to the writers; foreground work (a state root on restart) uses all.
+    public var workers: Int = ProcessInfoCores.count
 
     public init(model: String, version: UInt32, codec: RecordCodec<Record>, recordsPerChunk: Int) {
         self.model = model
@@ -188,7 +191,7 @@ public struct SnapshotBuilder<Record: Sendable>: Sendable {
         leaves.reserveCapacity(pending.count)
         var newBytes = 0
         var newChunks = 0
-        let lanes = max(1, min(ProcessInfoCores.count, 8))
+        let lanes = max(1, min(workers, 8))
         var start = 0
         while start < pending.count {
             let batch = Array(pending[start..<min(pending.count, start + Self.batchSize)])

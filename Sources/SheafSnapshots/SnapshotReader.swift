@@ -39,7 +39,8 @@ public enum SnapshotReader {
 
         // 1. Index chunks name the leaves; 2. leaves are fetched in order.
         var plan = [LeafPlan]()
-        plan.reserveCapacity(Int(min(manifest.leafCount, 1 << 22)))
+        // Counts are signed but untrusted until checked: reserve modestly.
+        plan.reserveCapacity(Int(min(manifest.leafCount, 1 << 14)))
         var pending = [(entry: IndexEntry, last: Bool, size: Int)]()
         func flush() throws(SnapshotError) {
             guard !pending.isEmpty else { return }
@@ -77,7 +78,7 @@ public enum SnapshotReader {
         // 3. Decompress, hash, decode and check each leaf, in parallel.
         let decoded = decodeLeaves(plan, boundaries: boundaries, workers: workers, decodeValue: decodeValue)
         var records = [(RecordKey, Record)]()
-        records.reserveCapacity(Int(min(manifest.recordCount, 1 << 24)))
+        records.reserveCapacity(Int(min(manifest.recordCount, 1 << 16)))
         var leaves = [LeafChunk]()
         leaves.reserveCapacity(plan.count)
         for result in decoded {
@@ -92,6 +93,13 @@ public enum SnapshotReader {
         }
         guard UInt64(records.count) == manifest.recordCount else {
             throw SnapshotError(.inconsistent("manifest counts \(manifest.recordCount) records, chunks hold \(records.count)"))
+        }
+        // The signed byte totals are the chunks' (leaves, plus index chunks for compressed).
+        let rawBytes = leaves.reduce(UInt64(0)) { $0 + UInt64($1.rawSize) }
+        let compressedBytes = leaves.reduce(UInt64(0)) { $0 + UInt64($1.compressedSize) }
+            + manifest.index.reduce(UInt64(0)) { $0 + UInt64($1.compressedSize) }
+        guard rawBytes == manifest.rawBytes, compressedBytes == manifest.compressedBytes else {
+            throw SnapshotError(.inconsistent("manifest totals \(manifest.rawBytes)/\(manifest.compressedBytes) bytes, chunks hold \(rawBytes)/\(compressedBytes)"))
         }
         let root = StateRoot.compute(model: manifest.model, version: manifest.modelVersion, metadata: manifest.metadata,
                                      recordCount: manifest.recordCount,
@@ -151,6 +159,12 @@ public enum SnapshotReader {
         }
         guard records.count == entry.recordCount else {
             throw SnapshotError(.inconsistent("leaf holds \(records.count) records, index says \(entry.recordCount)"))
+        }
+        guard records.count <= boundaries.maxRecordsPerChunk else {
+            throw SnapshotError(.inconsistent("leaf continues past the forced boundary"))
+        }
+        guard plan.indexChunkSize <= ChunkBoundaries.maxLeavesPerIndexGroup else {
+            throw SnapshotError(.inconsistent("index chunk continues past a full group"))
         }
         // Canonical cuts: no natural boundary before the last record, and the
         // last record ends the chunk for a reason.

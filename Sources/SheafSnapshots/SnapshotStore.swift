@@ -61,17 +61,32 @@ public final class SnapshotStore: Sendable {
             for dir in [Path.join(directory, "packs"), Path.join(directory, "manifests"), Path.join(directory, "attestations")] {
                 try Directory.create(dir, durable: durability == .fsync)
             }
-            for name in try Directory.list(Path.join(directory, "packs")) {
+            let packNames = try Directory.list(Path.join(directory, "packs"))
+            let newest = packNames.compactMap { $0.hasSuffix(".pack") ? UInt64($0.dropLast(5)) : nil }.max()
+            for name in packNames {
                 let path = Path.join(Path.join(directory, "packs"), name)
                 guard name.hasSuffix(".pack"), let number = UInt64(name.dropLast(5)) else {
                     if name.hasSuffix(".tmp") { try Directory.removeFile(path) }
                     continue
                 }
                 state.nextPack = max(state.nextPack, number + 1)
-                guard let entries = try? PackFormat.readFooter(path: path) else {
-                    // Written by a snapshot that never got its manifest.
-                    report.append("removed incomplete pack \(name)")
-                    try Directory.removeFile(path)
+                let entries: [PackFormat.Entry]
+                do {
+                    entries = try PackFormat.readFooter(path: path)
+                } catch let error as FileError {
+                    // Unreadable is not the same as damaged: refuse to guess.
+                    throw error
+                } catch {
+                    if number == newest {
+                        // The newest pack without a footer was being written
+                        // when the process stopped: its snapshot never existed.
+                        report.append("removed incomplete pack \(name) (\(error))")
+                        try Directory.removeFile(path)
+                    } else {
+                        // An older one was complete once: keep it for inspection.
+                        report.append("set aside damaged pack \(name) as \(name).damaged (\(error))")
+                        try Directory.rename(path, to: path + ".damaged")
+                    }
                     continue
                 }
                 var bytes: UInt64 = 0
@@ -81,6 +96,11 @@ public final class SnapshotStore: Sendable {
                     bytes += UInt64(entry.compressedSize)
                 }
                 state.packs[number] = PackInfo(path: path, chunks: entries.map(\.id), bytes: bytes)
+            }
+            for dir in [Path.join(directory, "manifests"), Path.join(directory, "attestations")] {
+                for name in try Directory.list(dir) where name.hasSuffix(".tmp") {
+                    try Directory.removeFile(Path.join(dir, name))  // an interrupted atomic write
+                }
             }
             for name in try Directory.list(Path.join(directory, "manifests")) where name.hasSuffix(".manifest") {
                 let path = Path.join(Path.join(directory, "manifests"), name)
@@ -92,8 +112,12 @@ public final class SnapshotStore: Sendable {
                     report.append("ignored unreadable manifest \(name): \(error)")
                 }
             }
-        } catch {
+        } catch let error as FileError {
             throw SnapshotError(.io(error))
+        } catch let error as SnapshotError {
+            throw error
+        } catch {
+            throw SnapshotError(.inconsistent("\(error)"))
         }
         self.state = Mutex(state)
         openReport = report
@@ -166,6 +190,8 @@ public final class SnapshotStore: Sendable {
         let entries: [PackFormat.Entry]
         do { entries = try pack.finish(durable: durability == .fsync) } catch { throw SnapshotError(.io(error)) }
         registerPack(number: number, path: path, entries: entries)
+        // A snapshot that added no chunk leaves an empty pack no one would collect.
+        if entries.isEmpty { try? Directory.removeFile(path) }
         do {
             try Directory.writeAtomically(manifest.encoded, to: Path.join(manifestsDirectory, manifest.id.hex + ".manifest"),
                                           durable: durability == .fsync)
@@ -212,7 +238,8 @@ public final class SnapshotStore: Sendable {
     /// Verified attestations of `stateRoot`, one per signer.
     public func attestations(of stateRoot: Hash) -> [Attestation] {
         guard let names = try? Directory.list(attestationsDirectory) else { return [] }
-        return names.filter { $0.hasPrefix(stateRoot.hex + ".") }.compactMap { name in
+        // Not the temporary file of an interrupted save: that would count its signer twice.
+        return names.filter { $0.hasPrefix(stateRoot.hex + ".") && !$0.hasSuffix(".tmp") }.compactMap { name in
             guard let bytes = try? Self.readFile(Path.join(attestationsDirectory, name), limit: 1 << 20),
                   let attestation = try? Attestation(decoding: bytes), (try? attestation.verify()) != nil,
                   attestation.stateRoot == stateRoot
@@ -486,7 +513,9 @@ enum PackFormat {
             let offset = try reader.readUInt64("pack.offset")
             let compressed = Int(try reader.readUInt32("pack.compressed"))
             let raw = Int(try reader.readUInt32("pack.raw"))
-            guard offset + UInt64(compressed) <= footerStart else { throw SnapshotError(.inconsistent("pack entry outside data")) }
+            guard offset <= footerStart, UInt64(compressed) <= footerStart - offset else {
+                throw SnapshotError(.inconsistent("pack entry outside data"))
+            }
             entries.append(Entry(id: id, offset: offset, compressedSize: compressed, rawSize: raw))
         }
         try reader.expectEnd("pack.footer")
