@@ -33,8 +33,21 @@ func progress(_ message: String) {
     line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
 }
 
-/// Peak resident set size of this process, in MB.
+/// Peak resident set size of this process, in MB: VmHWM from
+/// /proc/self/status (per address space, so a child spawned from a large
+/// parent reports its own peak; getrusage's ru_maxrss survives exec).
 func peakRSSMegabytes() -> Double {
+    if let file = fopen("/proc/self/status", "r") {
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(cString: line)
+            let fields = text.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
+            if text.hasPrefix("VmHWM:"), let kb = Double(fields.first ?? "") {
+                return kb / 1024
+            }
+        }
+    }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024

@@ -21,6 +21,7 @@ struct Restart: CheckedCommand {
     @Option(help: "Percent of entries written after the snapshot.") var tailPercent = 1.0
     @Option(help: "W1 seed.") var seed: UInt64 = 1
     @Option(help: "Directory to build the space in (default: temporary).") var directory: String?
+    @Option(help: "Timed opens per path; the median is reported.") var runs = 3
 
     func runMeasured() throws {
         let temporary = TemporaryDirectory(prefix: "sheaf-bench-restart")
@@ -67,13 +68,13 @@ struct Restart: CheckedCommand {
         let snapshots = Path.join(dir, "snapshots")
         let aside = Path.join(dir, "snapshots.aside")
         try Directory.rename(snapshots, to: aside)
-        let replay = try runChild(["restart-open", "--directory", dir, "--seed", String(seed)])
+        let replay = try median((0..<max(1, runs)).map { _ in try runChild(["restart-open", "--directory", dir, "--seed", String(seed)]) })
         try Directory.removeTree(snapshots)
         try Directory.rename(aside, to: snapshots)
 
         // 5. Open from the snapshot plus the tail.
         progress("restart: opening from the snapshot plus the \(tailPercent)% tail (child process)")
-        let fromSnapshot = try runChild(["restart-open", "--directory", dir, "--seed", String(seed)])
+        let fromSnapshot = try median((0..<max(1, runs)).map { _ in try runChild(["restart-open", "--directory", dir, "--seed", String(seed)]) })
         guard fromSnapshot.sourceIsSnapshot else {
             throw ValidationError("the snapshot was not used: \(fromSnapshot.source)")
         }
@@ -88,6 +89,7 @@ struct Restart: CheckedCommand {
         var report = Report(bench: "restart")
         report.add("workload", "W1")
         report.add("entries", entries)
+        report.add("runs", max(1, runs))
         report.add("history_bytes", Int(historyBytes))
         report.add("snapshot_bytes", Int(summary.manifest.compressedBytes) + summary.manifest.encoded.count)
         report.add("state_raw_bytes", Int(summary.manifest.rawBytes))
@@ -99,6 +101,12 @@ struct Restart: CheckedCommand {
         report.add("peak_rss_mb", fromSnapshot.peakRSS)
         report.add("peak_rss_mb_replay", replay.peakRSS)
         report.print()
+    }
+
+    /// The run with the median time (all runs must agree on the root).
+    private func median(_ results: [OpenResult]) throws -> OpenResult {
+        guard Set(results.map(\.root)).count == 1 else { throw ValidationError("runs disagree on the state root") }
+        return results.sorted { $0.seconds < $1.seconds }[results.count / 2]
     }
 
     struct OpenResult {

@@ -27,7 +27,8 @@ public struct RecordKey: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public var description: String {
         if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) { return String(decoding: bytes, as: UTF8.self) }
-        return bytes.map { String($0, radix: 16) }.joined()
+        let digits = Array("0123456789abcdef")
+        return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0f)]] })
     }
 }
 

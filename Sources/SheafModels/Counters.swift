@@ -14,7 +14,15 @@ public struct Counters: SnapshotModel {
     public private(set) var records = SortedMap<Int64>()
 
     public init() {}
-    public init(records: SortedMap<Int64>) throws(ModelError) { self.records = records }
+    public init(records: SortedMap<Int64>) throws(ModelError) {
+        var bad: RecordKey?
+        records.forEach { key, _ in
+            guard key.bytes.first == UInt8(ascii: "c"), key.bytes.count > 1 else { bad = key; return false }
+            return true
+        }
+        if let bad { throw ModelError("unexpected counter record key \(bad)") }
+        self.records = records
+    }
 
     public enum Op: Hashable, Sendable {
         case add(name: String, delta: Int64)

@@ -21,9 +21,17 @@ public enum FieldValue: Hashable, Sendable {
         case (.bool(let x), .bool(let y)): x == y
         case (.int(let x), .int(let y)): x == y
         case (.double(let x), .double(let y)): x.bitPattern == y.bitPattern
-        case (.string(let x), .string(let y)): x.utf8.elementsEqual(y.utf8)
+        case (.string(let x), .string(let y)): Self.sameBytes(x, y)
         case (.bytes(let x), .bytes(let y)): x == y
         default: false
+        }
+    }
+
+    /// UTF-8 byte equality (not Unicode canonical equivalence), by memcmp.
+    static func sameBytes(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) }
         }
     }
 
@@ -75,3 +83,7 @@ public enum FieldValue: Hashable, Sendable {
         }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -27,14 +27,18 @@ struct ReferenceMap<Value: Equatable> {
         set { storage[key] = newValue }
     }
 
-    /// Keys ≥ `start` (all if nil), in order.
-    func keys(from start: RecordKey?) -> [RecordKey] {
-        guard let start else { return sortedKeys }
-        return sortedKeys.filter { !referenceLess($0, start) }
+    /// Keys ≥ `start` (all if nil), in order; `sorted` is `sortedKeys`,
+    /// passed in when the caller asks many times.
+    func keys(from start: RecordKey?, sorted: [RecordKey]? = nil) -> [RecordKey] {
+        let all = sorted ?? sortedKeys
+        guard let start else { return all }
+        return all.filter { !referenceLess($0, start) }
     }
 
-    func keys(withPrefix prefix: RecordKey) -> [RecordKey] {
-        sortedKeys.filter { $0.bytes.count >= prefix.bytes.count && Array($0.bytes[0..<prefix.bytes.count]) == prefix.bytes }
+    func keys(withPrefix prefix: RecordKey, sorted: [RecordKey]? = nil) -> [RecordKey] {
+        (sorted ?? sortedKeys).filter {
+            $0.bytes.count >= prefix.bytes.count && $0.bytes[0..<prefix.bytes.count].elementsEqual(prefix.bytes)
+        }
     }
 }
 
