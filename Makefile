@@ -41,7 +41,8 @@ $(RELEASE_BENCH): deps $(shell find Sources Benchmarks -name '*.swift') Package.
 	$(SWIFT) build -c release --product sheaf-bench
 
 # Until the peer daemon exists, the demo exercises what does: durable signed
-# feeds and range verification, at sizes that take a few seconds.
+# feeds, range verification, and restarting a space from a snapshot plus its
+# tail instead of its whole history, at sizes that take about a minute.
 demo: $(RELEASE_BENCH)
 	@echo "== machine limits =="
 	$(RELEASE_BENCH) primitives --megabytes 16
@@ -49,6 +50,8 @@ demo: $(RELEASE_BENCH)
 	$(RELEASE_BENCH) feed-append --entries 200000 --batch 1000 --payload 64 --durability fsync
 	@echo "== verify a 200,000-entry range against one signed head =="
 	$(RELEASE_BENCH) feed-verify --entries 200000 --payload 64
+	@echo "== restart a W1 space of 300,000 entries: full replay versus snapshot + 1% tail =="
+	$(RELEASE_BENCH) restart --entries 300000 2>/dev/null
 
 bench: $(RELEASE_BENCH)
 	$(RELEASE_BENCH) primitives

@@ -26,8 +26,10 @@ struct Restart: CheckedCommand {
     func runMeasured() throws {
         let temporary = TemporaryDirectory(prefix: "sheaf-bench-restart")
         let dir = directory ?? temporary.path
-        let w1 = W1(entries: entries, seed: seed)
         let tailStart = Int(Double(entries) * (1 - tailPercent / 100))
+        // Batches no larger than half the tail, so small runs have a tail too
+        // (at 1M entries this is W1's usual 1000).
+        let w1 = W1(entries: entries, seed: seed, batchSize: min(1000, max(1, (entries - tailStart) / 2)))
 
         // 1. History up to the snapshot point, straight into the feed logs.
         progress("restart: writing \(entries) W1 entries (\(w1.writers) writers, \(w1.objects) objects)")
@@ -75,6 +77,7 @@ struct Restart: CheckedCommand {
         // 5. Open from the snapshot plus the tail.
         progress("restart: opening from the snapshot plus the \(tailPercent)% tail (child process)")
         let fromSnapshot = try median((0..<max(1, runs)).map { _ in try runChild(["restart-open", "--directory", dir, "--seed", String(seed)]) })
+        guard fromSnapshot.replayed > 0 || tailStart == entries else { throw ValidationError("the tail was empty") }
         guard fromSnapshot.sourceIsSnapshot else {
             throw ValidationError("the snapshot was not used: \(fromSnapshot.source)")
         }
