@@ -71,8 +71,10 @@ public enum FieldValue: Hashable, Sendable {
         case 3:
             return .double(Double(bitPattern: try reader.readUInt64("field.double")))
         case 4:
-            let raw = try reader.readLengthPrefixed("field.string", limit: maxBytes)
-            guard let s = String(validating: raw, as: UTF8.self) else {
+            // Straight from the buffer: one allocation, for the String itself.
+            let count = try reader.readCount("field.string", limit: maxBytes)
+            let range = try reader.readRange("field.string", count: count)
+            guard let s = String(validating: reader.buffer[range], as: UTF8.self) else {
                 throw DecodingError(.invalidValue, at: offset + 1, field: "field.string", detail: "not UTF-8")
             }
             return .string(s)
