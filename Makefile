@@ -1,4 +1,7 @@
 # Sheaf: every job a user or CI runs. `make help` lists them.
+# Recipes run under bash with pipefail, so `cmd | tail -1` fails when cmd does.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 SWIFT ?= swift
 SYSTEM_PACKAGES := libsodium-dev libzstd-dev pkg-config
 RELEASE_BENCH := .build/release/sheaf-bench

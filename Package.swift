@@ -41,21 +41,22 @@ let package = Package(
         .target(name: "SheafFiles"),
         .target(name: "SheafCollections"),
         .target(name: "SheafRandom"),
+        .target(name: "SheafParallel"),
 
         // Feeds layer.
-        .target(name: "SheafFeeds", dependencies: ["SheafCodec", "SheafCrypto"]),
+        .target(name: "SheafFeeds", dependencies: ["SheafCodec", "SheafCrypto", "SheafParallel"]),
         .target(name: "SheafFeedLog", dependencies: ["SheafFeeds", "SheafFiles", "SheafCodec", "SheafCrypto"]),
 
         // Models & snapshots layer.
         .target(name: "SheafModels", dependencies: ["SheafCollections", "SheafCodec", "SheafCrypto"]),
         .target(name: "SheafSnapshots", dependencies: [
-            "SheafCollections", "SheafCodec", "SheafCrypto", "SheafCompression", "SheafFeeds", "SheafFiles",
+            "SheafCollections", "SheafCodec", "SheafCrypto", "SheafCompression", "SheafFeeds", "SheafFiles", "SheafParallel",
         ]),
 
         // Replica layer.
         .target(name: "SheafReplica", dependencies: [
             "SheafModels", "SheafSnapshots", "SheafFeedLog", "SheafFeeds", "SheafCollections", "SheafCodec",
-            "SheafCrypto", "SheafFiles", .product(name: "Logging", package: "swift-log"),
+            "SheafCrypto", "SheafFiles", "SheafParallel", .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Workloads shared by benchmarks, tests and (later) the simulator.
@@ -71,13 +72,14 @@ let package = Package(
             name: "sheaf-bench",
             dependencies: [
                 "SheafCodec", "SheafCrypto", "SheafCompression", "SheafFeeds", "SheafFeedLog", "SheafFiles",
-                "SheafModels", "SheafReplica", "SheafSnapshots", "SheafWorkloads", "SheafRandom",
+                "SheafModels", "SheafReplica", "SheafSnapshots", "SheafWorkloads", "SheafRandom", "SheafParallel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/sheaf-bench"
         ),
 
-        // Tests.
+        // Tests, and the harness they share (temporary directories, raw files).
+        .target(name: "SheafTestSupport", dependencies: ["SheafFiles"], path: "Tests/SheafTestSupport"),
         .testTarget(
             name: "SheafCodecTests",
             dependencies: ["SheafCodec", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]
@@ -99,13 +101,13 @@ let package = Package(
         ),
         .testTarget(
             name: "SheafFeedLogTests",
-            dependencies: ["SheafFeedLog", "SheafFeeds", "SheafCrypto", "SheafFiles", "SheafRandom"]
+            dependencies: ["SheafTestSupport", "SheafFeedLog", "SheafFeeds", "SheafCrypto", "SheafFiles", "SheafRandom"]
         ),
-        .testTarget(name: "SheafReplicaTests", dependencies: ["SheafReplica", "SheafModels", "SheafSnapshots", "SheafFeedLog", "SheafFeeds", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafFiles", "SheafWorkloads", "SheafRandom", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "SheafReplicaTests", dependencies: ["SheafTestSupport", "SheafReplica", "SheafModels", "SheafSnapshots", "SheafFeedLog", "SheafFeeds", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafFiles", "SheafWorkloads", "SheafRandom", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SheafFuzzRegressionTests", dependencies: ["SheafFuzzTargets"]),
         .testTarget(name: "SheafCollectionsTests", dependencies: ["SheafCollections", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SheafModelsTests", dependencies: ["SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
-        .testTarget(name: "SheafSnapshotsTests", dependencies: ["SheafSnapshots", "SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafCompression", "SheafFeeds", "SheafFiles", "SheafRandom", "CZstd", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "SheafSnapshotsTests", dependencies: ["SheafTestSupport", "SheafSnapshots", "SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafCompression", "SheafFeeds", "SheafFiles", "SheafRandom", "CZstd", .product(name: "PropertyBased", package: "swift-property-based")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SheafCrypto
 import SheafFeeds
+import SheafParallel
 
 /// Verifies an encoded range from a known hash to a signed head, as a
 /// receiver does with bytes from the network.
@@ -54,7 +55,7 @@ struct FeedVerify: CheckedCommand {
         report.add("seconds", best)
         report.add("entries_per_s", Double(entries) / best)
         report.add("mb_per_s", Double(encoded.count) / best / 1e6)
-        report.add("workers", workers ?? Int(RangeVerifierInfo.cores))
+        report.add("workers", workers ?? Parallel.processorCount)
         report.add("peak_rss_mb", peakRSSMegabytes())
         report.print()
     }
@@ -62,12 +63,4 @@ struct FeedVerify: CheckedCommand {
 
 func format2(_ v: Double) -> String {
     String((v * 1000).rounded() / 1000)
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif
-
-enum RangeVerifierInfo {
-    static var cores: Int32 { Int32(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 }

@@ -133,8 +133,8 @@ public final class FeedLog: Sendable {
 
         // The tip hash and newest head come from the stored records.
         if state.length > (state.pruned?.seq ?? 0) {
-            let body = try readEntryBody(seq: state.length)
-            let tipHash = Hash.of(body, domain: FeedDomains.entry)
+            let record = try readEntryRecord(seq: state.length)
+            let tipHash = Hash.of(record.frame[record.body], domain: FeedDomains.entry)
             let head = try newestStoredHead()
             self.state.withLock {
                 $0.tipHash = tipHash
@@ -206,7 +206,8 @@ public final class FeedLog: Sendable {
 
         var segment = Segment(baseSeq: base, path: path, size: UInt64(SegmentHeader.size), entryOffsets: [],
                               heads: [], lastLamport: 0, indexedBytes: 0)
-        if let indexBytes = try? readWholeFile(indexPath(of: path)),
+        // An index holds about 4 bytes per entry of a segment of at most 1 GiB.
+        if let indexBytes = try? FileDescriptor.readWholeFile(indexPath(of: path), limit: 1 << 31),
            let index = try? SegmentIndex.decode(indexBytes, baseSeq: base, segmentSize: fileSize) {
             segment.size = index.coveredBytes
             segment.entryOffsets = index.entryOffsets
@@ -301,15 +302,6 @@ public final class FeedLog: Sendable {
 
     fileprivate static func removeIndex(of segmentPath: String) throws(FileError) {
         try Directory.removeFile(indexPath(of: segmentPath))
-    }
-
-    private static func readWholeFile(_ path: String) throws(FileError) -> [UInt8] {
-        let fd = try FileDescriptor.open(path, .readOnly)
-        defer { fd.close() }
-        let size = try fd.size()
-        // An index holds 4 bytes per entry of a segment of at most 4 GiB.
-        guard size <= 1 << 31 else { throw FileError(.read, path: path, errno: 0) }
-        return try fd.read(at: 0, count: Int(size))
     }
 
     // MARK: Appending
@@ -494,26 +486,32 @@ public final class FeedLog: Sendable {
         }
     }
 
-    private func readEntryBody(seq: UInt64) throws(FeedLogError) -> ArraySlice<UInt8> {
+    /// The stored record of entry `seq`: its frame, the body's range in it,
+    /// and where it lies (for errors).
+    private struct EntryRecord {
+        var frame: [UInt8]
+        var body: Range<Int>
+        var segment: Segment
+        var offset: UInt64
+    }
+
+    private func readEntryRecord(seq: UInt64) throws(FeedLogError) -> EntryRecord {
         let location = try locate(seq)
         let offset = UInt64(location.segment.entryOffsets[location.index])
         let (kind, frame, payload) = try readFrame(location.segment, at: offset, seq: seq)
         guard kind == .entry else { throw corrupt(seq, location.segment, offset, "expected an entry record") }
-        return frame[payload]
+        return EntryRecord(frame: frame, body: payload, segment: location.segment, offset: offset)
     }
 
     /// The entry at `seq`.
     public func entry(at seq: UInt64) throws(FeedLogError) -> Entry {
-        let body = try readEntryBody(seq: seq)
-        let location = try locate(seq)
-        var reader = ByteReader(Array(body))
+        let record = try readEntryRecord(seq: seq)
+        var reader = ByteReader(record.frame, range: record.body)
         let entry: Entry
         do { entry = try Entry(feed: feed, body: &reader) } catch {
-            throw corrupt(seq, location.segment, UInt64(location.segment.entryOffsets[location.index]), "\(error)")
+            throw corrupt(seq, record.segment, record.offset, "\(error)")
         }
-        guard entry.seq == seq else {
-            throw corrupt(seq, location.segment, UInt64(location.segment.entryOffsets[location.index]), "holds seq \(entry.seq)")
-        }
+        guard entry.seq == seq else { throw corrupt(seq, record.segment, record.offset, "holds seq \(entry.seq)") }
         return entry
     }
 
@@ -521,7 +519,8 @@ public final class FeedLog: Sendable {
     public func hash(at seq: UInt64) throws(FeedLogError) -> Hash {
         if let head = latestHead, head.seq == seq { return head.hash }
         if let pruned = prunedAnchor, pruned.seq == seq { return pruned.hash }
-        return Hash.of(try readEntryBody(seq: seq), domain: FeedDomains.entry)
+        let record = try readEntryRecord(seq: seq)
+        return Hash.of(record.frame[record.body], domain: FeedDomains.entry)
     }
 
     /// Largest single read when streaming a range.
@@ -688,9 +687,7 @@ enum PruneMarker {
     static func read(directory: String) throws(FileError) -> FeedAnchor? {
         let path = Path.join(directory, "PRUNED")
         guard Directory.exists(path) else { return nil }
-        let fd = try FileDescriptor.open(path, .readOnly)
-        defer { fd.close() }
-        let bytes = try fd.read(at: 0, count: 44)
+        let bytes = try FileDescriptor.readWholeFile(path, limit: 44)
         guard bytes.count == 44,
               CRC32C.checksum(bytes[0..<40]) == bytes.withUnsafeBytes({ UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 40, as: UInt32.self)) })
         else { throw FileError(.read, path: path, errno: 0) }

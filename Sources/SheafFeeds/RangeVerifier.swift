@@ -1,6 +1,6 @@
-import Dispatch
 import SheafCodec
 import SheafCrypto
+import SheafParallel
 
 /// Verifies a contiguous range of a feed from a known anchor to a signed
 /// head: one signature check, then one hash per entry.
@@ -51,7 +51,7 @@ public enum RangeVerifier {
         guard anchor.seq < UInt64.max - UInt64(bodyRanges.count) else { throw FeedError(.headMismatch(seq: head.seq)) }
         try head.verify()
 
-        let hashes = hashBodies(buffer, bodyRanges, workers: workers ?? System.activeProcessorCount)
+        let hashes = hashBodies(buffer, bodyRanges, workers: workers ?? Parallel.processorCount)
         var expectedSeq = anchor.seq + 1
         var previous = anchor.hash
         var lastLamport: UInt64 = 0
@@ -75,30 +75,10 @@ public enum RangeVerifier {
     }
 
     /// Hashes every body; in parallel for long ranges.
-    static func hashBodies(_ buffer: [UInt8], _ ranges: [Range<Int>], workers requested: Int) -> [Hash] {
-        let n = ranges.count
-        return buffer.withUnsafeBytes { raw -> [Hash] in
-            let workers = max(1, min(8, requested))
-            if n < parallelThreshold || workers == 1 {
-                return ranges.map { Hash.of(UnsafeRawBufferPointer(rebasing: raw[$0]), domain: FeedDomains.entry) }
-            }
-            let result = [Hash](unsafeUninitializedCapacity: n) { out, initialized in
-                // Each worker writes a disjoint slice of `out` and reads `raw`
-                // only; concurrentPerform returns after all have finished.
-                nonisolated(unsafe) let base = out.baseAddress!
-                nonisolated(unsafe) let bytes = raw
-                let per = (n + workers - 1) / workers
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    let lo = w * per
-                    let hi = min(n, lo + per)
-                    guard lo < hi else { return }
-                    for i in lo..<hi {
-                        (base + i).initialize(to: Hash.of(UnsafeRawBufferPointer(rebasing: bytes[ranges[i]]), domain: FeedDomains.entry))
-                    }
-                }
-                initialized = n
-            }
-            return result
+    static func hashBodies(_ buffer: [UInt8], _ ranges: [Range<Int>], workers: Int) -> [Hash] {
+        let lanes = ranges.count < parallelThreshold ? 1 : min(8, workers)
+        return Parallel.map(ranges.count, lanes: lanes) { i in
+            buffer.withUnsafeBytes { Hash.of(UnsafeRawBufferPointer(rebasing: $0[ranges[i]]), domain: FeedDomains.entry) }
         }
     }
 
@@ -116,18 +96,3 @@ public enum RangeVerifier {
         return FeedError(.gap(expected: expected, found: found))
     }
 }
-
-/// How many cores to spread CPU-bound verification over.
-enum System {
-    static let activeProcessorCount: Int = {
-        #if canImport(Glibc)
-        return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        #else
-        return 1
-        #endif
-    }()
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -21,6 +21,15 @@ public struct FileDescriptor: Sendable {
         return FileDescriptor(raw: fd, path: path)
     }
 
+    /// The whole file at `path`, refused before reading if over `limit` bytes.
+    public static func readWholeFile(_ path: String, limit: Int) throws(FileError) -> [UInt8] {
+        let fd = try open(path, .readOnly)
+        defer { fd.close() }
+        let size = try fd.size()
+        guard size <= UInt64(limit) else { throw FileError(.tooLarge, path: path, errno: 0) }
+        return try fd.read(at: 0, count: Int(size))
+    }
+
     public func close() {
         _ = Glibc.close(raw)
     }

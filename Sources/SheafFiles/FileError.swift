@@ -8,6 +8,8 @@ public struct FileError: Error, Hashable, Sendable, CustomStringConvertible {
         case open, read, write, sync, truncate, stat, lock, close, directory, remove, rename
         /// Another process (or another handle in this one) holds the lock.
         case locked
+        /// The file is larger than the caller allows.
+        case tooLarge
     }
 
     public let code: Code
@@ -23,6 +25,7 @@ public struct FileError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         if code == .locked { return "\(path) is locked by another process" }
+        if code == .tooLarge { return "\(path) is larger than allowed" }
         let reason = errno == 0 ? "" : ": " + String(cString: strerror(errno))
         return "\(code) \(path)\(reason)"
     }

@@ -5,6 +5,7 @@ import SheafFeedLog
 import SheafFeeds
 import SheafFiles
 import SheafModels
+import SheafParallel
 import SheafSnapshots
 
 /// Everything a background snapshot needs, captured on the replica's actor
@@ -35,7 +36,7 @@ struct SnapshotJob<M: Model>: Sendable {
         let pack = try store.beginPack()
         var sink = pack
         // Leave a core to the writers appending meanwhile.
-        let result = try Builder.build(core: core, previous: previous, workers: max(1, ProcessInfoCores.count - 1), sink: &sink)
+        let result = try Builder.build(core: core, previous: previous, workers: max(1, Parallel.processorCount - 1), sink: &sink)
         let manifest = SnapshotManifest(space: core.space, model: M.descriptor.name, modelVersion: M.descriptor.version,
                                         content: result.content, frontier: frontier, built: result.built,
                                         createdAt: Clock.milliseconds(), signedBy: keyPair)
@@ -92,7 +93,7 @@ enum Builder {
     static let opsPerChunk = 32
 
     static func build<M: Model, Sink: ChunkSink>(core: ReplicaCore<M>, previous: Replica<M>.LastSnapshot?,
-                                                 workers: Int = ProcessInfoCores.count,
+                                                 workers: Int = Parallel.processorCount,
                                                  sink: inout Sink) throws(SnapshotError) -> Result {
         let metadata = core.metadata
         if core.keepsOps {
@@ -227,10 +228,10 @@ enum SpaceFile {
         let path = Path.join(directory, "SPACE")
         let expected = "space=\(space.hex)\nmodel=\(model.name)\n"
         if Directory.exists(path) {
-            let fd: FileDescriptor
-            do { fd = try FileDescriptor.open(path, .readOnly) } catch { throw ReplicaError(.feedLog(FeedLogError(.io(error)))) }
-            defer { fd.close() }
-            let bytes = (try? fd.read(at: 0, count: 4096)) ?? []
+            let bytes: [UInt8]
+            do { bytes = try FileDescriptor.readWholeFile(path, limit: 4096) } catch {
+                throw ReplicaError(.feedLog(FeedLogError(.io(error))))
+            }
             let text = String(decoding: bytes, as: UTF8.self)
             guard text == expected else {
                 throw ReplicaError(.wrongSpace("\(directory) holds \(text.split(separator: "\n").joined(separator: ", "))"))

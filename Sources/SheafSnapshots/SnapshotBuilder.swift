@@ -1,8 +1,8 @@
-import Dispatch
 import SheafCodec
 import SheafCollections
 import SheafCompression
 import SheafCrypto
+import SheafParallel
 
 /// How a snapshot's records are encoded: the model's record codec.
 public struct RecordCodec<Record: Sendable>: Sendable {
@@ -85,7 +85,7 @@ public struct SnapshotBuilder<Record: Sendable>: Sendable {
     public var level: Int32 = Zstd.defaultLevel
     /// Threads that encode and compress chunks. Background snapshots leave a
     /// core to the writers; foreground work (a state root on restart) uses all.
-    public var workers: Int = ProcessInfoCores.count
+    public var workers: Int = Parallel.processorCount
 
     public init(model: String, version: UInt32, codec: RecordCodec<Record>, recordsPerChunk: Int) {
         self.model = model
@@ -197,7 +197,7 @@ public struct SnapshotBuilder<Record: Sendable>: Sendable {
             let batch = Array(pending[start..<min(pending.count, start + Self.batchSize)])
             start += batch.count
             // Encode and hash.
-            let raws: [Result<(raw: [UInt8], id: Hash), SnapshotError>] = Self.parallelMap(batch.count, lanes: lanes) { i in
+            let raws: [Result<(raw: [UInt8], id: Hash), SnapshotError>] = Parallel.map(batch.count, lanes: batch.count < 4 ? 1 : lanes) { i in
                 Result { () throws(SnapshotError) -> (raw: [UInt8], id: Hash) in
                     let raw = try encodeChunk(batch[i], from: records)
                     return (raw, Hash.of(raw, domain: SnapshotDomains.chunk))
@@ -218,7 +218,7 @@ public struct SnapshotBuilder<Record: Sendable>: Sendable {
             }
             let level = self.level
             let toCompress = missing.map { encoded[$0].raw }
-            let compressed: [Result<[UInt8], SnapshotError>] = Self.parallelMap(missing.count, lanes: lanes) { j in
+            let compressed: [Result<[UInt8], SnapshotError>] = Parallel.map(missing.count, lanes: missing.count < 4 ? 1 : lanes) { j in
                 Result { () throws(SnapshotError) -> [UInt8] in
                     do throws(CompressionError) {
                         return try Zstd.Compressor.forCurrentThread(level: level).compress(toCompress[j])
@@ -263,23 +263,6 @@ public struct SnapshotBuilder<Record: Sendable>: Sendable {
         guard n == chunk.count else { throw SnapshotError(.inconsistent("records changed while encoding")) }
         guard raw.count <= SnapshotLimits.maxChunkRawBytes else { throw SnapshotError(.overLimit("chunk of \(raw.count) bytes")) }
         return raw.bytes
-    }
-
-    /// Runs `body(0..<count)` on `lanes` threads; results in index order.
-    static func parallelMap<T: Sendable>(_ count: Int, lanes: Int, _ body: @Sendable (Int) -> T) -> [T] {
-        guard count > 0 else { return [] }
-        if count < 4 || lanes == 1 { return (0..<count).map(body) }
-        let out = UnsafeMutablePointer<T>.allocate(capacity: count)
-        defer { out.deinitialize(count: count); out.deallocate() }
-        // Each lane initialises a disjoint range; concurrentPerform returns
-        // after every lane has finished.
-        nonisolated(unsafe) let shared = out
-        let used = min(lanes, count)
-        DispatchQueue.concurrentPerform(iterations: used) { lane in
-            let per = (count + used - 1) / used
-            for i in (lane * per)..<min(count, (lane + 1) * per) { (shared + i).initialize(to: body(i)) }
-        }
-        return Array(UnsafeBufferPointer(start: out, count: count))
     }
 
     private static func oldLeaf(endingAt key: RecordKey, in old: [LeafChunk], from: Int) -> Int? {

@@ -1,8 +1,8 @@
-import Dispatch
 import SheafCodec
 import SheafCollections
 import SheafCompression
 import SheafCrypto
+import SheafParallel
 
 /// Where a reader gets compressed chunks: the local store, or a download.
 public protocol ChunkSource {
@@ -31,7 +31,7 @@ extension ChunkSource {
 public enum SnapshotReader {
     public static func load<Record: Sendable>(
         _ manifest: SnapshotManifest, from source: some ChunkSource, recordsPerChunk: Int,
-        workers: Int = ProcessInfoCores.count,
+        workers: Int = Parallel.processorCount,
         decodeValue: @escaping @Sendable (inout ByteReader) throws(DecodingError) -> Record
     ) throws(SnapshotError) -> (records: [(RecordKey, Record)], layout: ChunkLayout) {
         let boundaries = ChunkBoundaries(recordsPerChunk: recordsPerChunk)
@@ -125,24 +125,12 @@ public enum SnapshotReader {
         decodeValue: @escaping @Sendable (inout ByteReader) throws(DecodingError) -> Record
     ) -> [Result<DecodedLeaf<Record>, SnapshotError>] {
         let n = plan.count
-        guard n > 0 else { return [] }
-        let lanes = max(1, min(workers, n / 16 + 1, 8))
-        let results = UnsafeMutablePointer<Result<DecodedLeaf<Record>, SnapshotError>>.allocate(capacity: n)
-        defer { results.deinitialize(count: n); results.deallocate() }
-        // Each lane initialises a disjoint range of `results`; concurrentPerform
-        // returns after every lane has finished.
-        nonisolated(unsafe) let output = results
-        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-            let decompressor = Zstd.Decompressor()
-            let per = (n + lanes - 1) / lanes
-            for i in (lane * per)..<min(n, (lane + 1) * per) {
-                (output + i).initialize(to: Result { () throws(SnapshotError) -> DecodedLeaf<Record> in
-                    try decodeLeaf(plan[i], isFinal: i == n - 1, boundaries: boundaries,
-                                   decompressor: decompressor, decodeValue: decodeValue)
-                })
+        return Parallel.map(n, lanes: min(workers, n / 16 + 1, 8), makeState: { Zstd.Decompressor() }) { decompressor, i in
+            Result { () throws(SnapshotError) -> DecodedLeaf<Record> in
+                try decodeLeaf(plan[i], isFinal: i == n - 1, boundaries: boundaries,
+                               decompressor: decompressor, decodeValue: decodeValue)
             }
         }
-        return Array(UnsafeBufferPointer(start: results, count: n))
     }
 
     private static func decodeLeaf<Record: Sendable>(
@@ -212,18 +200,3 @@ public enum SnapshotReader {
         return raw
     }
 }
-
-/// Cores to spread CPU-bound snapshot work over.
-public enum ProcessInfoCores {
-    public static let count: Int = {
-        #if canImport(Glibc)
-        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        #else
-        return 1
-        #endif
-    }()
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -105,7 +105,7 @@ public final class SnapshotStore: Sendable {
             for name in try Directory.list(Path.join(directory, "manifests")) where name.hasSuffix(".manifest") {
                 let path = Path.join(Path.join(directory, "manifests"), name)
                 do {
-                    let manifest = try SnapshotManifest(decoding: try Self.readFile(path, limit: SnapshotLimits.maxManifestBytes))
+                    let manifest = try SnapshotManifest(decoding: try FileDescriptor.readWholeFile(path, limit: SnapshotLimits.maxManifestBytes))
                     guard manifest.id.hex + ".manifest" == name else { throw SnapshotError(.inconsistent("file name")) }
                     state.manifests[manifest.id] = manifest
                 } catch {
@@ -121,14 +121,6 @@ public final class SnapshotStore: Sendable {
         }
         self.state = Mutex(state)
         openReport = report
-    }
-
-    static func readFile(_ path: String, limit: Int) throws -> [UInt8] {
-        let fd = try FileDescriptor.open(path, .readOnly)
-        defer { fd.close() }
-        let size = try fd.size()
-        guard size <= UInt64(limit) else { throw SnapshotError(.overLimit("\(path) is \(size) bytes")) }
-        return try fd.read(at: 0, count: Int(size))
     }
 
     // MARK: Manifests
@@ -240,7 +232,7 @@ public final class SnapshotStore: Sendable {
         guard let names = try? Directory.list(attestationsDirectory) else { return [] }
         // Not the temporary file of an interrupted save: that would count its signer twice.
         return names.filter { $0.hasPrefix(stateRoot.hex + ".") && !$0.hasSuffix(".tmp") }.compactMap { name in
-            guard let bytes = try? Self.readFile(Path.join(attestationsDirectory, name), limit: 1 << 20),
+            guard let bytes = try? FileDescriptor.readWholeFile(Path.join(attestationsDirectory, name), limit: 1 << 20),
                   let attestation = try? Attestation(decoding: bytes), (try? attestation.verify()) != nil,
                   attestation.stateRoot == stateRoot
             else { return nil }

@@ -12,75 +12,8 @@ import SheafModels
 @testable import SheafReplica
 import SheafSnapshots
 import Testing
+@_exported import SheafTestSupport
 
-// MARK: - Temporary directories and raw files
-
-/// A failure of the test harness itself (not of the code under test).
-struct FixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// A fresh directory under /tmp; the caller removes it.
-func makeTemporaryDirectory() throws -> String {
-    var template = Array("/tmp/sheaf-replica-XXXXXX".utf8CString)
-    let path: String? = template.withUnsafeMutableBufferPointer { buffer in
-        guard let made = mkdtemp(buffer.baseAddress!) else { return nil }
-        return String(cString: made)
-    }
-    guard let path else { throw FixtureError("mkdtemp failed: errno \(errno)") }
-    return path
-}
-
-/// Runs `body` with a fresh directory under /tmp, removed afterwards.
-func withTemporaryDirectory<R>(_ body: (String) async throws -> R) async throws -> R {
-    let path = try makeTemporaryDirectory()
-    defer { try? Directory.removeTree(path) }
-    return try await body(path)
-}
-
-enum RawFile {
-    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
-
-    static func read(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FixtureError("open \(path): errno \(errno)") }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw FixtureError("fstat \(path): errno \(errno)") }
-        let count = Int(st.st_size)
-        var bytes = [UInt8](repeating: 0, count: count)
-        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, 0) }
-        guard n == count else { throw FixtureError("short read of \(path)") }
-        return bytes
-    }
-
-    static func write(_ bytes: [UInt8], to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FixtureError("open \(path): errno \(errno)") }
-        defer { close(fd) }
-        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, bytes.count, 0) }
-        guard n == bytes.count else { throw FixtureError("short write of \(path)") }
-    }
-
-    static func remove(_ path: String) throws {
-        guard unlink(path) == 0 else { throw FixtureError("unlink \(path): errno \(errno)") }
-    }
-
-    /// Copies a directory tree (regular files and directories).
-    static func copyTree(_ from: String, to: String) throws {
-        try Directory.create(to, durable: false)
-        for name in try Directory.list(from) {
-            let source = Path.join(from, name)
-            let target = Path.join(to, name)
-            if Directory.isDirectory(source) {
-                try copyTree(source, to: target)
-            } else {
-                try write(try read(source), to: target)
-            }
-        }
-    }
-}
 
 // MARK: - Keys, options, replicas
 

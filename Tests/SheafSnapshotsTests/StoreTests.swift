@@ -251,7 +251,7 @@ struct StoreTests {
                 _ = try h.builder.build(storeMap(300, seed: 11, keyOffset: 5000, valueBytes: 5000), metadata: [], into: &sink)
                 #expect(pack.bytesWritten > 1 << 20)
                 let name = try #require(try StoreHarness.packFiles(dir).last)
-                #expect(try readFile(Path.join(Path.join(dir, "packs"), name)).count > 0)
+                #expect(try RawFile.read(Path.join(Path.join(dir, "packs"), name)).count > 0)
 
                 let recovered = try SnapshotStore(directory: dir, durability: .none)
                 #expect(recovered.openReport.count == 1)
@@ -273,9 +273,9 @@ struct StoreTests {
             store.close()
             // Pack 1 was complete (its snapshot committed); bit rot hits its footer later.
             let path = StoreHarness.packPath(dir, 1)
-            var bytes = try readFile(path)
+            var bytes = try RawFile.read(path)
             bytes[bytes.count - 12] ^= 0x40
-            try writeFile(path, bytes)
+            try RawFile.write(bytes, to: path)
 
             let reopened = try SnapshotStore(directory: dir, durability: .none)
             #expect(reopened.openReport.count == 1)
@@ -300,7 +300,7 @@ struct StoreTests {
             // The second snapshot's manifest never made it; its pack is damaged.
             try Directory.removeFile(StoreHarness.manifestPath(dir, s2.manifest))
             let path = StoreHarness.packPath(dir, 2)
-            var bytes = try readFile(path)
+            var bytes = try RawFile.read(path)
             switch damage {
             case "truncated": bytes.removeLast(7)
             case "header only": bytes = Array(bytes.prefix(16))
@@ -308,7 +308,7 @@ struct StoreTests {
             case "end magic": bytes[bytes.count - 1] ^= 0x01
             default: bytes = []
             }
-            try writeFile(path, bytes)
+            try RawFile.write(bytes, to: path)
 
             let reopened = try SnapshotStore(directory: dir, durability: .none)
             #expect(reopened.openReport.count == 1)
@@ -346,7 +346,7 @@ struct StoreTests {
                 writer.writeUInt64(footerStart)
                 writer.writeUInt32(CRC32C.checksum(writer.bytes[start...]))
                 writer.writeRaw(Array("sheafend".utf8))
-                try writeFile(StoreHarness.packPath(dir, 50 + n), writer.bytes)
+                try RawFile.write(writer.bytes, to: StoreHarness.packPath(dir, 50 + n))
             }
             let reopened = try SnapshotStore(directory: dir, durability: .none)
             #expect(reopened.openReport.count == 3)
@@ -362,10 +362,10 @@ struct StoreTests {
             let s1 = try StoreHarness(store: store).commit(storeMap(300, seed: 22), entries: 1, createdAt: 1)
             store.close()
             let path = StoreHarness.packPath(dir, 1)
-            var bytes = try readFile(path)
+            var bytes = try RawFile.read(path)
             // 16-byte header, then per chunk: id 32 ‖ u32 raw ‖ u32 compressed ‖ data.
             bytes[16 + 40 + 5] ^= 0x20
-            try writeFile(path, bytes)
+            try RawFile.write(bytes, to: path)
             let reopened = try SnapshotStore(directory: dir, durability: .none)
             #expect(reopened.openReport.isEmpty, "the footer is intact")
             let error = snapshotError { () throws(SnapshotError) in
@@ -387,16 +387,16 @@ struct StoreTests {
             store.close()
 
             let flipped = StoreHarness.manifestPath(dir, s2.manifest)
-            var bytes = try readFile(flipped)
+            var bytes = try RawFile.read(flipped)
             bytes[bytes.count / 2] ^= 0x10
-            try writeFile(flipped, bytes)
+            try RawFile.write(bytes, to: flipped)
             let truncated = StoreHarness.manifestPath(dir, s3.manifest)
-            try writeFile(truncated, Array(try readFile(truncated).dropLast(30)))
+            try RawFile.write(Array(try RawFile.read(truncated).dropLast(30)), to: truncated)
             // A valid manifest under another manifest's name.
             let misnamed = StoreHarness.manifestPath(dir, s4.manifest)
-            try writeFile(misnamed, s1.manifest.encoded)
+            try RawFile.write(s1.manifest.encoded, to: misnamed)
             // Left-overs that are not manifests at all.
-            try writeFile(Path.join(Path.join(dir, "manifests"), "x.manifest.tmp"), [1, 2, 3])
+            try RawFile.write([1, 2, 3], to: Path.join(Path.join(dir, "manifests"), "x.manifest.tmp"))
 
             let reopened = try SnapshotStore(directory: dir, durability: .none)
             #expect(reopened.manifests.map(\.id) == [s1.manifest.id])
@@ -430,15 +430,15 @@ struct StoreTests {
 
             // A complete temporary file left by an interrupted save is no second attestation.
             let saved = Path.join(Path.join(dir, "attestations"), m.stateRoot.hex + "." + Keys.other.publicKey.hex)
-            try writeFile(saved + ".tmp", try readFile(saved))
+            try RawFile.write(try RawFile.read(saved), to: saved + ".tmp")
             #expect(store.attestations(of: m.stateRoot).count == 2, "one per signer")
 
             // A damaged file is skipped, not returned.
             let name = m.stateRoot.hex + "." + Keys.signer.publicKey.hex
             let path = Path.join(Path.join(dir, "attestations"), name)
-            var bytes = try readFile(path)
+            var bytes = try RawFile.read(path)
             bytes[bytes.count - 1] ^= 0x01
-            try writeFile(path, bytes)
+            try RawFile.write(bytes, to: path)
             store.close()
             let reopened = try SnapshotStore(directory: dir, durability: .none)
             let listed = reopened.attestations(of: m.stateRoot)

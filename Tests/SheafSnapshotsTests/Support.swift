@@ -8,6 +8,7 @@ import SheafFiles
 import SheafModels
 import SheafSnapshots
 import Testing
+@_exported import SheafTestSupport
 @_exported import SheafRandom
 
 #if canImport(Glibc)
@@ -421,28 +422,6 @@ enum KeySpace {
 }
 
 // MARK: Files
-
-/// Runs `body` with a fresh directory under /tmp, removed afterwards.
-func withTemporaryDirectory<R>(_ body: (String) throws -> R) throws -> R {
-    var template = Array("/tmp/sheaf-snapshots-XXXXXX".utf8CString)
-    let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-    let path = try #require(made.map { String(cString: $0) }, "mkdtemp failed")
-    defer { try? Directory.removeTree(path) }
-    return try body(path)
-}
-
-func readFile(_ path: String) throws -> [UInt8] {
-    let fd = try FileDescriptor.open(path, .readOnly)
-    defer { fd.close() }
-    return try fd.read(at: 0, count: Int(try fd.size()))
-}
-
-func writeFile(_ path: String, _ bytes: [UInt8]) throws {
-    let fd = try FileDescriptor.open(path, .readWriteCreate)
-    defer { fd.close() }
-    try fd.truncate(to: 0)
-    try fd.write(bytes, at: 0)
-}
 
 /// Peak resident set size of this process, in bytes.
 func peakResidentBytes() -> Int {
