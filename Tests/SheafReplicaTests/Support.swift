@@ -116,7 +116,11 @@ func collect(_ stream: AsyncStream<ReplicaChange>, count: Int, timeout: Duration
 }
 
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
+/// Waits until `condition` holds, at most `timeout`. The bound is generous
+/// because, in a full `swift test` run, long synchronous tests (the snapshot
+/// fuzz suites) can hold both cooperative threads for most of a minute, and
+/// the background work waited for cannot run until one frees up.
+func eventually(timeout: Duration = .seconds(120), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
     while clock.now < deadline {
