@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "SheafReplica", targets: ["SheafReplica"]),
         .library(name: "SheafFuzzTargets", targets: ["SheafFuzzTargets"]),
         .library(name: "SheafCollections", targets: ["SheafCollections"]),
+        .library(name: "SheafProtocol", targets: ["SheafProtocol"]),
         .executable(name: "sheaf-bench", targets: ["sheaf-bench"]),
     ],
     dependencies: [
@@ -57,6 +58,11 @@ let package = Package(
         .target(name: "SheafReplica", dependencies: [
             "SheafModels", "SheafSnapshots", "SheafFeedLog", "SheafFeeds", "SheafCollections", "SheafCodec",
             "SheafCrypto", "SheafFiles", "SheafParallel", .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Protocol layer: the sans-IO node (overlay, broadcast, sync, snapshots).
+        .target(name: "SheafProtocol", dependencies: [
+            "SheafCodec", "SheafCrypto", "SheafCompression", "SheafFeeds", "SheafSnapshots", "SheafRandom",
         ]),
 
         // Workloads shared by benchmarks, tests and (later) the simulator.
@@ -108,6 +114,7 @@ let package = Package(
         .testTarget(name: "SheafCollectionsTests", dependencies: ["SheafCollections", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SheafModelsTests", dependencies: ["SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SheafSnapshotsTests", dependencies: ["SheafTestSupport", "SheafSnapshots", "SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafCompression", "SheafFeeds", "SheafFiles", "SheafRandom", "CZstd", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "SheafProtocolTests", dependencies: ["SheafProtocol", "SheafCodec", "SheafCrypto", "SheafFeeds", "SheafSnapshots", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
     ],
     swiftLanguageModes: [.v6]
 )
