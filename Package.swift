@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "SheafFuzzTargets", targets: ["SheafFuzzTargets"]),
         .library(name: "SheafCollections", targets: ["SheafCollections"]),
         .library(name: "SheafProtocol", targets: ["SheafProtocol"]),
+        .library(name: "SheafSimulator", targets: ["SheafSimulator"]),
         .executable(name: "sheaf-bench", targets: ["sheaf-bench"]),
     ],
     dependencies: [
@@ -65,6 +66,14 @@ let package = Package(
             "SheafCodec", "SheafCrypto", "SheafCompression", "SheafFeeds", "SheafSnapshots", "SheafRandom",
         ]),
 
+        // Simulator engine: virtual clock and virtual network with faults
+        // (protocol-agnostic; hosts exchange opaque byte messages).
+        .target(
+            name: "SheafSimulator",
+            dependencies: ["SheafProtocol", "SheafCrypto", "SheafRandom"],
+            path: "Simulations/SheafSimulator"
+        ),
+
         // Workloads shared by benchmarks, tests and (later) the simulator.
         .target(name: "SheafWorkloads", dependencies: ["SheafReplica", "SheafModels", "SheafFeeds", "SheafCrypto", "SheafRandom"]),
 
@@ -114,6 +123,7 @@ let package = Package(
         .testTarget(name: "SheafCollectionsTests", dependencies: ["SheafCollections", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SheafModelsTests", dependencies: ["SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SheafSnapshotsTests", dependencies: ["SheafTestSupport", "SheafSnapshots", "SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafCompression", "SheafFeeds", "SheafFiles", "SheafRandom", "CZstd", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "SheafSimulatorTests", dependencies: ["SheafSimulator", "SheafProtocol", "SheafCrypto", "SheafRandom"]),
         .testTarget(name: "SheafProtocolTests", dependencies: ["SheafProtocol", "SheafCodec", "SheafCrypto", "SheafFeeds", "SheafSnapshots", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
     ],
     swiftLanguageModes: [.v6]

@@ -102,6 +102,20 @@ public final class Hasher {
         }
     }
 
+    /// An independent hasher in the same state, so a running digest can be
+    /// read (by finalizing the copy) while this one keeps absorbing input.
+    public func copy() -> Hasher {
+        precondition(!finished, "Hasher copied after finalize()")
+        return Hasher(copying: self)
+    }
+
+    private init(copying other: Hasher) {
+        stateSize = other.stateSize
+        state = UnsafeMutableRawPointer.allocate(byteCount: stateSize, alignment: 64)
+        // libsodium's BLAKE2b state holds no pointers: a byte copy is a full copy.
+        state.copyMemory(from: other.state, byteCount: stateSize)
+    }
+
     /// The digest; the hasher cannot be used afterwards.
     public func finalize() -> Hash {
         precondition(!finished, "Hasher finalized twice")

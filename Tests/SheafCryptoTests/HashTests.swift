@@ -108,6 +108,19 @@ struct HashTests {
         #expect(empty.finalize() == Hash.of([UInt8](), domain: Self.domainA))
     }
 
+    @Test("a copied hasher digests the prefix while the original goes on")
+    func copyReadsARunningDigest() {
+        var rng = SplitMix64(seed: 6)
+        let head = rng.bytes(300)
+        let tail = rng.bytes(77)
+        let hasher = Hasher(domain: Self.domainA)
+        hasher.update(head)
+        let snapshot = hasher.copy()
+        hasher.update(tail)
+        #expect(snapshot.finalize() == Hash.of(head, domain: Self.domainA))
+        #expect(hasher.finalize() == Hash.of(head + tail, domain: Self.domainA))
+    }
+
     @Test("hashes encode as their 32 bytes and order like them")
     func encoding() throws {
         var rng = SplitMix64(seed: 5)
