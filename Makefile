@@ -7,7 +7,7 @@ SYSTEM_PACKAGES := libsodium-dev libzstd-dev pkg-config
 RELEASE_BENCH := .build/release/sheaf-bench
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := entry manifest chunk
+FUZZ_TARGETS := entry manifest chunk wire
 FUZZ_BUILD := FuzzTesting/.build-fuzz
 FUZZ_FLAGS := -c release --scratch-path .build-fuzz --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 

@@ -80,6 +80,7 @@ let package = Package(
         // Fuzz target bodies, shared by FuzzTesting/ (libFuzzer) and the tests.
         .target(name: "SheafFuzzTargets", dependencies: [
             "SheafCodec", "SheafCollections", "SheafCompression", "SheafCrypto", "SheafFeeds", "SheafModels", "SheafSnapshots",
+            "SheafProtocol",
         ]),
 
         // Executables.

@@ -12,10 +12,11 @@ let package = Package(
         .executableTarget(name: "FuzzEntry", dependencies: [.product(name: "SheafFuzzTargets", package: "Sheaf")]),
         .executableTarget(name: "FuzzManifest", dependencies: [.product(name: "SheafFuzzTargets", package: "Sheaf")]),
         .executableTarget(name: "FuzzChunk", dependencies: [.product(name: "SheafFuzzTargets", package: "Sheaf")]),
+        .executableTarget(name: "FuzzWire", dependencies: [.product(name: "SheafFuzzTargets", package: "Sheaf")]),
         // Writes Corpus/ (built without sanitizers).
         .executableTarget(name: "SeedCorpus", dependencies: [
             .product(name: "SheafFeeds", package: "Sheaf"), .product(name: "SheafModels", package: "Sheaf"),
-            .product(name: "SheafSnapshots", package: "Sheaf"),
+            .product(name: "SheafSnapshots", package: "Sheaf"), .product(name: "SheafProtocol", package: "Sheaf"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -4,6 +4,7 @@ import SheafCompression
 import SheafCrypto
 import SheafFeeds
 import SheafModels
+import SheafProtocol
 import SheafSnapshots
 
 /// The bodies of Sheaf's fuzz targets. libFuzzer drives them from the
@@ -15,7 +16,7 @@ import SheafSnapshots
 /// violation is a bug and traps, so the fuzzer reports it.
 public enum FuzzTargets {
     public static let all: [(name: String, body: @Sendable ([UInt8]) -> Void)] = [
-        ("entry", entry), ("manifest", manifest), ("chunk", chunk),
+        ("entry", entry), ("manifest", manifest), ("chunk", chunk), ("wire", wire),
     ]
 
     /// Entry-level decoders: the first byte picks one.
@@ -74,6 +75,25 @@ public enum FuzzTargets {
         }
     }
 
+    /// Limits small enough that inputs of fuzzer size reach every bound.
+    private static let tightWireLimits = WireLimits(
+        maxFrameBytes: 2048, maxShufflePeers: 3, maxAnnouncements: 3, maxOffers: 2, maxChunkRequests: 3, maxAttestations: 2,
+        maxAttestationBytes: 64, maxFrontierFeeds: 3, maxEndpointBytes: 16, maxRangeBytes: 256, maxManifestBytes: 256,
+        maxChunkBytes: 256)
+
+    /// A whole wire frame, as a peer sends it. Limits only reject: a frame
+    /// within the tight limits decodes to the same message under the defaults.
+    public static func wire(_ data: [UInt8]) {
+        guard let message = try? WireCodec.decode(data) else {
+            invariant((try? WireCodec.decode(data, limits: tightWireLimits)) == nil, "wire: tighter limits accepted more")
+            return
+        }
+        check(WireCodec.encode(message) == data, "wire message")
+        if let tight = try? WireCodec.decode(data, limits: tightWireLimits) {
+            invariant(tight == message && WireCodec.encode(tight) == data, "wire: limits changed the decoded message")
+        }
+    }
+
     private static func decodeLeaf(_ raw: [UInt8]) {
         var records = [(RecordKey, ObjectRecord)]()
         guard (try? LeafEncoding.decode(raw, decodeValue: { (reader: inout ByteReader) throws(DecodingError) in
@@ -92,6 +112,10 @@ public enum FuzzTargets {
     }
 
     private static func check(_ condition: Bool, _ what: String) {
-        if !condition { fatalError("fuzz: \(what) decoded but does not re-encode to the same bytes") }
+        invariant(condition, "\(what) decoded but does not re-encode to the same bytes")
+    }
+
+    private static func invariant(_ condition: Bool, _ violation: String) {
+        if !condition { fatalError("fuzz: \(violation)") }
     }
 }
