@@ -15,7 +15,9 @@ let package = Package(
         .library(name: "SheafFuzzTargets", targets: ["SheafFuzzTargets"]),
         .library(name: "SheafCollections", targets: ["SheafCollections"]),
         .library(name: "SheafProtocol", targets: ["SheafProtocol"]),
+        .library(name: "SheafNode", targets: ["SheafNode"]),
         .library(name: "SheafSimulator", targets: ["SheafSimulator"]),
+        .executable(name: "simulate", targets: ["simulate"]),
         .executable(name: "sheaf-bench", targets: ["sheaf-bench"]),
     ],
     dependencies: [
@@ -66,16 +68,30 @@ let package = Package(
             "SheafCodec", "SheafCrypto", "SheafCompression", "SheafFeeds", "SheafSnapshots", "SheafRandom",
         ]),
 
-        // Simulator engine: virtual clock and virtual network with faults
-        // (protocol-agnostic; hosts exchange opaque byte messages).
+        // The driver that runs a protocol node against real replicas (daemon and simulator).
+        .target(name: "SheafNode", dependencies: [
+            "SheafProtocol", "SheafReplica", "SheafModels", "SheafSnapshots", "SheafFeeds", "SheafCrypto", "SheafCodec", "SheafFiles",
+        ]),
+
+        // Workloads shared by benchmarks, tests and the simulator.
+        .target(name: "SheafWorkloads", dependencies: ["SheafReplica", "SheafModels", "SheafFeeds", "SheafCrypto", "SheafRandom"]),
+
+        // The deterministic network simulator: a protocol-agnostic engine
+        // (virtual clock, virtual network with faults) and the scenarios that
+        // run real protocol nodes and replicas on it.
         .target(
             name: "SheafSimulator",
-            dependencies: ["SheafProtocol", "SheafCrypto", "SheafRandom"],
+            dependencies: [
+                "SheafProtocol", "SheafNode", "SheafReplica", "SheafModels", "SheafWorkloads", "SheafFeeds", "SheafSnapshots",
+                "SheafCrypto", "SheafCodec", "SheafFiles", "SheafRandom", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Simulations/SheafSimulator"
         ),
-
-        // Workloads shared by benchmarks, tests and (later) the simulator.
-        .target(name: "SheafWorkloads", dependencies: ["SheafReplica", "SheafModels", "SheafFeeds", "SheafCrypto", "SheafRandom"]),
+        .executableTarget(
+            name: "simulate",
+            dependencies: ["SheafSimulator", "SheafProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Simulations/simulate"
+        ),
 
         // Fuzz target bodies, shared by FuzzTesting/ (libFuzzer) and the tests.
         .target(name: "SheafFuzzTargets", dependencies: [

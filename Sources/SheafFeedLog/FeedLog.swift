@@ -643,6 +643,27 @@ extension FeedLog {
     /// Whether entry `seq` was pruned.
     public func isPruned(_ seq: UInt64) -> Bool { seq <= (prunedAnchor?.seq ?? 0) }
 
+    /// Makes an empty log continue after `anchor`, as if entries
+    /// `1...anchor.seq` had been pruned: a node that joined from a snapshot
+    /// holds that history only in the snapshot. Requests for it get `.pruned`.
+    public func start(after anchor: FeedAnchor) throws(FeedLogError) {
+        let current = tip
+        guard current.seq == 0, prunedAnchor == nil else {
+            guard current == anchor else { throw FeedLogError(.doesNotContinue(expected: anchor, found: current)) }
+            return
+        }
+        guard anchor.seq > 0 else { return }
+        do { try PruneMarker.write(anchor, directory: directory, durable: options.durability == .fsync) } catch {
+            throw FeedLogError(.io(error))
+        }
+        try state.withLock { state throws(FeedLogError) in
+            try Self.checkUsable(state)
+            state.pruned = anchor
+            state.length = anchor.seq
+            state.tipHash = anchor.hash
+        }
+    }
+
     /// Removes whole segments whose entries are all at or below `seq`,
     /// keeping the hash of the last removed entry so later entries still
     /// verify from it. The active segment is never removed. Returns the new

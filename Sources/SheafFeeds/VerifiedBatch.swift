@@ -65,6 +65,13 @@ public enum EncodedRange {
         for body in all { writer.writeLengthPrefixed(body) }
     }
 
+    /// The signed head an encoded range ends at, read without the bodies (to
+    /// compare with heads already seen before verifying anything else).
+    public static func head(of bytes: [UInt8]) throws(DecodingError) -> SignedHead {
+        var reader = ByteReader(bytes)
+        return try SignedHead(from: &reader)
+    }
+
     /// Splits an encoded range into its head and body ranges, bounding every
     /// count and length before use.
     static func parse(_ bytes: [UInt8], maxEntries: Int) throws(DecodingError) -> (SignedHead, [Range<Int>]) {

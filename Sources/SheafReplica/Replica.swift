@@ -23,7 +23,7 @@ public actor Replica<M: Model> {
     /// This node's feed in the space.
     public nonisolated let feed: PublicKey
     public nonisolated let options: ReplicaOptions
-    public private(set) var startup: StartupReport
+    public internal(set) var startup: StartupReport
 
     let keyPair: KeyPair
     let logger: Logger
@@ -87,9 +87,12 @@ public actor Replica<M: Model> {
         let clock = ContinuousClock()
         let loadStart = clock.now
         var damaged: [Hash] = []
+        let installed = InstalledSnapshots.read(directory: directory)
         for manifest in snapshots.manifests {
             do {
-                let loaded = try Loader.load(manifest, as: M.self, store: snapshots, space: space, trusted: [space, identity.publicKey], logs: logs)
+                var trusted: Set = [space, identity.publicKey]
+                if installed.contains(manifest.id.hex) { trusted.insert(manifest.signer) }
+                let loaded = try Loader.load(manifest, as: M.self, store: snapshots, space: space, trusted: trusted, logs: logs)
                 core = loaded.core
                 last = loaded.last
                 report.source = .snapshot(id: manifest.id.hex, entries: manifest.frontier.entryCount)
@@ -174,7 +177,7 @@ public actor Replica<M: Model> {
     }
 
     /// Feeds the logs' entries after what the core holds through causal delivery.
-    private func replay(logs: [PublicKey: FeedLog]) throws -> Int {
+    func replay(logs: [PublicKey: FeedLog]) throws -> Int {
         let before = deliveredCount
         var progress = true
         while progress {
@@ -198,7 +201,7 @@ public actor Replica<M: Model> {
         max(core.deliveredSeq(feed), waiting.lastWaiting(feed) ?? 0)
     }
 
-    private func stored(_ log: FeedLog, from: UInt64, through: UInt64) throws -> [Entry] {
+    func stored(_ log: FeedLog, from: UInt64, through: UInt64) throws -> [Entry] {
         do { return try log.entries(from: from, through: through) } catch let error as FeedLogError {
             throw ReplicaError(.feedLog(error))
         } catch { throw ReplicaError(.feedLog(FeedLogError(.outOfRange(seq: from, length: log.length)))) }
@@ -243,7 +246,7 @@ public actor Replica<M: Model> {
             EntryDraft(payload: payload, dependencies: i == 0 ? deps : [], observedLamport: maxLamport)
         }
         let batch: VerifiedBatch
-        do { batch = try writer.append(drafts, timestamp: Clock.milliseconds()) } catch { throw ReplicaError(.feed(error)) }
+        do { batch = try writer.append(drafts, timestamp: options.clock()) } catch { throw ReplicaError(.feed(error)) }
         let own = try log(feed)
         do { try own.append(batch) } catch {
             // The writer's tip moved but the log refused: resync the writer.
@@ -338,11 +341,11 @@ public actor Replica<M: Model> {
         if !subscribers.isEmpty { for continuation in subscribers.values { continuation.yield(change) } }
     }
 
-    private func log(_ key: PublicKey) throws -> FeedLog {
+    func log(_ key: PublicKey) throws -> FeedLog {
         do { return try feeds.log(key) } catch { throw ReplicaError(.feedLog(error)) }
     }
 
-    private func checkOpen() throws {
+    func checkOpen() throws {
         if handle.isDropped { throw ReplicaError(.dropped) }
         if closed { throw ReplicaError(.closed) }
     }
@@ -460,7 +463,7 @@ public actor Replica<M: Model> {
     public nonisolated var storedSnapshots: [SnapshotManifest] { snapshots.manifests }
 
     private func makeJob() throws -> SnapshotJob<M> {
-        SnapshotJob(core: core, previous: last, frontier: try frontier(), keyPair: keyPair, store: snapshots,
+        SnapshotJob(core: core, previous: last, frontier: try frontier(), createdAt: options.clock(), keyPair: keyPair, store: snapshots,
                     deliveredAtStart: deliveredSinceSnapshot, keep: options.snapshotsKept,
                     compact: options.compactCoveredEntries ? feeds : nil)
     }
@@ -522,8 +525,8 @@ public actor Replica<M: Model> {
 }
 
 /// Milliseconds since the Unix epoch, for entry timestamps and manifests.
-enum Clock {
-    static func milliseconds() -> UInt64 {
+public enum Clock {
+    @Sendable public static func milliseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000

@@ -18,6 +18,8 @@ public struct ReplicaError: Error, Sendable, CustomStringConvertible {
         case backpressure(waiting: Int)
         /// Entries do not continue the feed as stored.
         case notContiguous
+        /// A snapshot from peers cannot be installed here (and why).
+        case cannotInstall(String)
         /// History needed for this request was pruned by compaction.
         case pruned(String)
         /// The space was dropped; every view of it is invalid.
@@ -38,6 +40,7 @@ public struct ReplicaError: Error, Sendable, CustomStringConvertible {
         case .notAdmitted: "this node's feed is not admitted to the space yet; ask the space owner to admit it"
         case .backpressure(let n): "\(n) entries already wait for missing dependencies"
         case .notContiguous: "entries do not continue the stored feed"
+        case .cannotInstall(let why): "cannot install the snapshot: \(why)"
         case .pruned(let what): "history was pruned by compaction: \(what)"
         case .dropped: "the space was dropped"
         case .closed: "the replica is closed"

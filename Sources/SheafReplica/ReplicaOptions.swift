@@ -16,10 +16,13 @@ public struct ReplicaOptions: Sendable {
     public var maxWaitingEntries: Int
     /// Feed log segment size.
     public var segmentBytes: Int
+    /// Wall-clock milliseconds for entry timestamps and snapshot manifests.
+    /// The simulator injects its virtual clock here so that runs reproduce.
+    public var clock: @Sendable () -> UInt64
 
     public init(durability: Durability = .fsync, snapshotEveryEntries: Int? = 10_000, snapshotInterval: Duration? = nil,
                 snapshotsKept: Int = 2, compactCoveredEntries: Bool = false, maxWaitingEntries: Int = 1 << 20,
-                segmentBytes: Int = 16 << 20) {
+                segmentBytes: Int = 16 << 20, clock: @escaping @Sendable () -> UInt64 = Clock.milliseconds) {
         self.durability = durability
         self.snapshotEveryEntries = snapshotEveryEntries
         self.snapshotInterval = snapshotInterval
@@ -27,6 +30,7 @@ public struct ReplicaOptions: Sendable {
         self.compactCoveredEntries = compactCoveredEntries
         self.maxWaitingEntries = max(1, maxWaitingEntries)
         self.segmentBytes = segmentBytes
+        self.clock = clock
     }
 }
 

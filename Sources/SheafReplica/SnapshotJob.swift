@@ -15,6 +15,7 @@ struct SnapshotJob<M: Model>: Sendable {
     let core: ReplicaCore<M>
     let previous: Replica<M>.LastSnapshot?
     let frontier: Frontier
+    let createdAt: UInt64
     let keyPair: KeyPair
     let store: SnapshotStore
     let deliveredAtStart: Int
@@ -39,7 +40,7 @@ struct SnapshotJob<M: Model>: Sendable {
         let result = try Builder.build(core: core, previous: previous, workers: max(1, Parallel.processorCount - 1), sink: &sink)
         let manifest = SnapshotManifest(space: core.space, model: M.descriptor.name, modelVersion: M.descriptor.version,
                                         content: result.content, frontier: frontier, built: result.built,
-                                        createdAt: Clock.milliseconds(), signedBy: keyPair)
+                                        createdAt: createdAt, signedBy: keyPair)
         try store.commit(pack, manifest: manifest)
         let written = clock.now - start
         try store.retain(newest: keep)

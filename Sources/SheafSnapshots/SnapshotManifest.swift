@@ -92,6 +92,12 @@ public struct SnapshotManifest: Hashable, Sendable {
 
     public var encoded: [UInt8] { signedBody + signature.bytes }
 
+    /// Signs the manifest as it now stands (after editing a field) with `keyPair`.
+    public mutating func sign(with keyPair: KeyPair) {
+        signer = keyPair.publicKey
+        signature = keyPair.sign(signedBody, domain: SnapshotDomains.manifest)
+    }
+
     /// Content address of this manifest (of its full bytes).
     public var id: Hash { Hash.of(encoded, domain: SnapshotDomains.manifestID) }
 

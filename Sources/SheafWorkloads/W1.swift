@@ -47,35 +47,62 @@ public struct W1: Sendable {
     /// the genesis admissions, then writers' batches round-robin. Model
     /// entries number `entries` in all; `body` may stop early by returning false.
     public func forEachBatch(_ body: (VerifiedBatch) throws -> Bool) throws {
-        var genesisWriter = FeedWriter(keyPair: genesis)
-        let admissions = writerKeys.map { EntryDraft(payload: SpacePayload.admit($0.publicKey).encoded) }
-        let admitted = try genesisWriter.append(admissions, timestamp: 1_700_000_000_000)
-        guard try body(admitted) else { return }
+        var batches = try self.batches()
+        while let batch = try batches.next() {
+            guard try body(batch) else { return }
+        }
+    }
 
-        var writersState = writerKeys.map { FeedWriter(keyPair: $0) }
-        var rng = SplitMix64(seed: seed)
+    /// The batches one at a time (for callers that must await between them).
+    public func batches() throws -> Batches { try Batches(self) }
+
+    /// Produces W1's batches in order: the genesis admissions first.
+    public struct Batches {
+        let workload: W1
+        var admissions: VerifiedBatch?
+        var writers: [FeedWriter]
+        var rng: SplitMix64
         var produced = 0
         var turn = 0
-        let genesisDependency = Dependency(feed: space, seq: admitted.head.seq)
-        while produced < entries {
-            let w = turn % writers
-            let n = min(batchSize, entries - produced)
+        let genesisDependency: Dependency
+        let admittedThrough: UInt64
+
+        init(_ workload: W1) throws {
+            self.workload = workload
+            var genesisWriter = FeedWriter(keyPair: workload.genesis)
+            let drafts = workload.writerKeys.map { EntryDraft(payload: SpacePayload.admit($0.publicKey).encoded) }
+            let admitted = try genesisWriter.append(drafts, timestamp: 1_700_000_000_000)
+            admissions = admitted
+            admittedThrough = admitted.head.seq
+            genesisDependency = Dependency(feed: workload.space, seq: admitted.head.seq)
+            writers = workload.writerKeys.map { FeedWriter(keyPair: $0) }
+            rng = SplitMix64(seed: workload.seed)
+        }
+
+        public mutating func next() throws -> VerifiedBatch? {
+            if let first = admissions {
+                admissions = nil
+                return first
+            }
+            guard produced < workload.entries else { return nil }
+            let w = turn % workload.writers
+            let n = min(workload.batchSize, workload.entries - produced)
             var drafts = [EntryDraft]()
             drafts.reserveCapacity(n)
             for i in 0..<n {
                 let op = ObjectStore.Op.put(
-                    id: "obj-\(rng.below(objects))",
-                    fields: ["f\(rng.below(fields))": .string(String(decoding: rng.alphanumeric(valueLength), as: UTF8.self))])
-                let deps = writersState[w].tip.seq == 0 && i == 0 ? [genesisDependency] : []
+                    id: "obj-\(rng.below(workload.objects))",
+                    fields: ["f\(rng.below(workload.fields))": .string(String(decoding: rng.alphanumeric(workload.valueLength), as: UTF8.self))])
+                let deps = writers[w].tip.seq == 0 && i == 0 ? [genesisDependency] : []
                 // Lamport times follow generation order, as if each writer had
                 // seen every earlier entry: realistic last-writer-wins races.
                 drafts.append(EntryDraft(payload: SpacePayload.model(op.encoded).encoded, dependencies: deps,
-                                         observedLamport: UInt64(produced + i) + admitted.head.seq))
+                                         observedLamport: UInt64(produced + i) + admittedThrough))
             }
-            let batch = try writersState[w].append(drafts, timestamp: 1_700_000_000_000 + UInt64(produced))
+            let batch = try writers[w].append(drafts, timestamp: 1_700_000_000_000 + UInt64(produced))
             produced += n
             turn += 1
-            guard try body(batch) else { return }
+            return batch
         }
     }
 }

@@ -14,13 +14,15 @@ import Testing
         #expect(key.hash.raw != space.raw)
     }
 
-    @Test func capabilityProofIsBoundToSpaceAndSession() {
+    @Test func capabilityProofIsBoundToSpaceSessionAndSender() {
         let session = Hash.of([1, 2, 3], domain: ProtocolDomains.trace)
         let otherSession = Hash.of([1, 2, 4], domain: ProtocolDomains.trace)
-        let proof = OpenSpace.proof(space: space, session: session)
-        #expect(proof == OpenSpace(space: space, session: session).proof)
-        #expect(proof != OpenSpace.proof(space: space, session: otherSession))
-        #expect(proof != OpenSpace.proof(space: other, session: session))
+        let proof = OpenSpace.proof(space: space, session: session, sender: space)
+        #expect(proof == OpenSpace(space: space, session: session, sender: space).proof)
+        #expect(proof != OpenSpace.proof(space: space, session: otherSession, sender: space))
+        #expect(proof != OpenSpace.proof(space: other, session: session, sender: space))
+        // The two ends of one session prove different things: echoing the other's proof fails.
+        #expect(proof != OpenSpace.proof(space: space, session: session, sender: other))
     }
 
     @Test func peersAreTheSameWhenTheirKeysAre() {

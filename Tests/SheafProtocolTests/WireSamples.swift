@@ -21,7 +21,7 @@ struct WireSamples {
         case .hello: return .hello(Hello(address: peer()))
         case .ping: return .ping(nonce: number())
         case .pong: return .pong(nonce: number())
-        case .open: return .open(OpenSpace(space: key(), session: hash()))
+        case .open: return .open(OpenSpace(space: key(), session: hash(), sender: key()))
         case .close: return .close(space, reason: CloseReason.allCases[rng.below(CloseReason.allCases.count)])
         default: return .space(space, try spaceMessage(kind))
         }

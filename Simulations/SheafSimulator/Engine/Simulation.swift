@@ -158,6 +158,12 @@ public enum SimRunStatus: Hashable, Sendable {
         SimIO(simulation: self, node: node, epoch: nodes[node].epoch)
     }
 
+    /// Draws from the simulation's one generator (for scenario set-up and actions).
+    public func random<T>(_ body: (inout SplitMix64) -> T) -> T { body(&rng) }
+
+    /// A handle to act as `node` now (for scenario actions such as local writes).
+    public func io(for node: SimNodeID) -> SimIO { io(node.index) }
+
     // MARK: Running
 
     /// Processes events up to and including `end`, then sets the clock to

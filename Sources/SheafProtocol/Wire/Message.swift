@@ -81,14 +81,16 @@ public struct OpenSpace: Hashable, Sendable {
         self.proof = proof
     }
 
-    /// `H(space key ‖ session id)` in the capability domain. The session id is
-    /// the transport's handshake hash (both ends derive the same one).
-    public static func proof(space: PublicKey, session: Hash) -> Hash {
-        Hash.of(space.raw.bytes + session.raw.bytes, domain: ProtocolDomains.capability)
+    /// `H(space key ‖ session id ‖ sender key)` in the capability domain.
+    /// The session id is the transport's handshake hash (both ends derive
+    /// the same one); the sender's key makes the two ends' proofs differ, so
+    /// neither can answer by echoing the other's.
+    public static func proof(space: PublicKey, session: Hash, sender: PublicKey) -> Hash {
+        Hash.of(space.raw.bytes + session.raw.bytes + sender.raw.bytes, domain: ProtocolDomains.capability)
     }
 
-    public init(space: PublicKey, session: Hash) {
-        self.init(discovery: DiscoveryKey(space: space), proof: Self.proof(space: space, session: session))
+    public init(space: PublicKey, session: Hash, sender: PublicKey) {
+        self.init(discovery: DiscoveryKey(space: space), proof: Self.proof(space: space, session: session, sender: sender))
     }
 }
 

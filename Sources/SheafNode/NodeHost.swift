@@ -1,0 +1,269 @@
+import SheafCodec
+import SheafCrypto
+import SheafFeeds
+import SheafFiles
+import SheafModels
+import SheafProtocol
+import SheafReplica
+import SheafSnapshots
+
+/// Counters a host keeps about its traffic and storage work.
+public struct HostStats: Hashable, Sendable {
+    public var framesSent = 0
+    public var bytesSent: UInt64 = 0
+    public var framesReceived = 0
+    public var bytesReceived: UInt64 = 0
+    public var entriesIngested: UInt64 = 0
+    public var batchesIngested = 0
+    public var ingestFailures = 0
+    public var rangesServed = 0
+    public var chunksServed = 0
+    public var snapshotsInstalled = 0
+    public var audits = 0
+
+    public init() {}
+}
+
+/// Drives a `ProtocolNode` against real replicas: carries out its storage
+/// effects (ingest, serve, install, audit) on the replicas and feeds the
+/// outcomes back in. What is left for the network (send, connect,
+/// disconnect, timers) and the events accumulate in `outbox`, which the
+/// owner drains after every call: the daemon into TCP, the simulator into
+/// its virtual network.
+///
+/// Not thread-safe: one owner (an actor, or the simulator's main actor)
+/// calls it, setting `now` first.
+public final class NodeHost<M: Model> {
+    public private(set) var core: ProtocolNode
+    public let identity: KeyPair
+    /// The owner's clock; set before every call.
+    public var now: NodeTime = .zero
+    /// Network actions and events for the owner to carry out, in order.
+    public private(set) var outbox: [NodeOutput] = []
+    public private(set) var replicas: [DiscoveryKey: Replica<M>] = [:]
+    public private(set) var stats = HostStats()
+    private var reportedMembers: [DiscoveryKey: Set<PublicKey>] = [:]
+
+    public init(identity: KeyPair, config: NodeConfig, seed: UInt64) {
+        self.identity = identity
+        core = ProtocolNode(identity: identity.publicKey, config: config, seed: seed)
+    }
+
+    /// Takes what the owner must do now: send, connect, disconnect, schedule, report.
+    public func takeOutbox() -> [NodeOutput] {
+        defer { outbox = [] }
+        return outbox
+    }
+
+    public func start() {
+        outbox.append(contentsOf: core.start(now: now))
+    }
+
+    /// Serves a space from an open replica, joining its overlay through `contacts`.
+    nonisolated(nonsending) public func open(_ replica: Replica<M>, trust: TrustPolicy, contacts: [PeerAddress]) async throws {
+        let key = DiscoveryKey(space: replica.space)
+        replicas[key] = replica
+        let members = Set(await replica.admittedFeeds)
+        reportedMembers[key] = members
+        let local = LocalSpace(space: replica.space, trust: trust, stored: try await replica.storedFrontier(),
+                               heads: try await replica.storedHeads(), members: members,
+                               snapshots: localSnapshots(replica), contacts: contacts)
+        await handle(.spaceOpened(local))
+    }
+
+    /// Stops serving a space (the replica stays open; the caller closes it).
+    nonisolated(nonsending) public func close(_ key: DiscoveryKey) async {
+        await handle(.spaceClosed(key))
+        replicas[key] = nil
+    }
+
+    /// Appends ops to this node's feed in a space and broadcasts the batch.
+    @discardableResult
+    nonisolated(nonsending) public func append(_ ops: [[UInt8]], in key: DiscoveryKey) async throws -> UInt64 {
+        guard let replica = replicas[key] else { throw ReplicaError(.closed) }
+        let before = try await replica.storedTip(of: identity.publicKey).seq
+        let seq = try await replica.append(ops)
+        try await announceOwnWrites(in: key, after: before, through: seq)
+        return seq
+    }
+
+    /// Admits a writer (genesis writer only) and broadcasts the control entry.
+    nonisolated(nonsending) public func admit(_ writer: PublicKey, in key: DiscoveryKey) async throws {
+        guard let replica = replicas[key] else { throw ReplicaError(.closed) }
+        let before = try await replica.storedTip(of: identity.publicKey).seq
+        try await replica.admit(writer)
+        let after = try await replica.storedTip(of: identity.publicKey).seq
+        try await announceOwnWrites(in: key, after: before, through: after)
+        await reportMembers(in: key)
+    }
+
+    nonisolated(nonsending) private func announceOwnWrites(in key: DiscoveryKey, after: UInt64, through: UInt64) async throws {
+        guard let replica = replicas[key], through > after,
+              let batch = try await replica.servableRange(of: identity.publicKey, after: after, through: through, maxEntries: Int(through - after))
+        else { return }
+        await handle(.appended(key, batch))
+    }
+
+    /// Takes a snapshot now and offers it to peers.
+    nonisolated(nonsending) public func snapshotNow(in key: DiscoveryKey) async throws -> SnapshotSummary {
+        guard let replica = replicas[key] else { throw ReplicaError(.closed) }
+        let summary = try await replica.snapshotNow()
+        await handle(.snapshotsChanged(key, localSnapshots(replica)))
+        return summary
+    }
+
+    /// Feeds an input to the core and carries out everything it asks for.
+    nonisolated(nonsending) public func handle(_ input: NodeInput) async {
+        if case .received(_, let frame) = input {
+            stats.framesReceived += 1
+            stats.bytesReceived += UInt64(frame.count)
+        }
+        await run(core.handle(input, now: now))
+    }
+
+    nonisolated(nonsending) private func run(_ first: [NodeOutput]) async {
+        var pending = first[...]
+        while let output = pending.popFirst() {
+            if let input = await perform(output) {
+                pending.append(contentsOf: core.handle(input, now: now))
+            }
+        }
+    }
+
+    /// Carries out one output; returns the input that reports its outcome, if any.
+    nonisolated(nonsending) private func perform(_ output: NodeOutput) async -> NodeInput? {
+        switch output {
+        case .send(_, let frame):
+            stats.framesSent += 1
+            stats.bytesSent += UInt64(frame.count)
+            outbox.append(output)
+        case .connect, .disconnect, .schedule, .event:
+            outbox.append(output)
+        case .ingest(let key, let batch):
+            return await ingest(batch, in: key)
+        case .serveRange(let key, let request, let peer, let maxEntries):
+            await serve(request, in: key, to: peer, maxEntries: maxEntries)
+        case .serveChunks(let key, let ids, let peer):
+            serveChunks(ids, in: key, to: peer)
+        case .install(let key, let manifest, let chunks):
+            return await install(manifest, chunks: chunks, in: key)
+        case .audit(let key, let manifest):
+            return await audit(manifest, in: key)
+        case .storeEvidence(let key, let evidence):
+            storeEvidence(evidence, in: key)
+        }
+        return nil
+    }
+
+    // MARK: Storage effects
+
+    nonisolated(nonsending) private func ingest(_ batch: VerifiedBatch, in key: DiscoveryKey) async -> NodeInput? {
+        guard let replica = replicas[key] else { return nil }
+        do {
+            try await replica.ingest(batch)
+            stats.entriesIngested += UInt64(batch.count)
+            stats.batchesIngested += 1
+        } catch {
+            stats.ingestFailures += 1
+            let tip = (try? await replica.storedTip(of: batch.feed)) ?? .genesis(of: batch.feed)
+            return .ingestFailed(key, feed: batch.feed, tip: tip, reason: "\(error)")
+        }
+        if batch.feed == replica.space { return await membersInput(in: key) }
+        return nil
+    }
+
+    nonisolated(nonsending) private func membersInput(in key: DiscoveryKey) async -> NodeInput? {
+        guard let replica = replicas[key] else { return nil }
+        let members = Set(await replica.admittedFeeds)
+        guard members != reportedMembers[key] else { return nil }
+        reportedMembers[key] = members
+        return .membersChanged(key, members)
+    }
+
+    nonisolated(nonsending) private func reportMembers(in key: DiscoveryKey) async {
+        if let input = await membersInput(in: key) { await handle(input) }
+    }
+
+    nonisolated(nonsending) private func serve(_ request: FeedRangeRequest, in key: DiscoveryKey, to peer: PublicKey, maxEntries: Int) async {
+        guard let replica = replicas[key] else { return }
+        let reply: SyncMessage
+        do {
+            let pruned = try await replica.prunedThrough(request.feed)
+            if request.after < pruned {
+                reply = .unavailable(request, reason: .pruned(through: pruned))
+            } else if let batch = try await replica.servableRange(of: request.feed, after: request.after, through: request.through,
+                                                                  maxEntries: maxEntries) {
+                reply = .range(feed: request.feed, after: request.after, range: batch.encodedRange())
+                stats.rangesServed += 1
+            } else {
+                reply = .unavailable(request, reason: .notHeld)
+            }
+        } catch {
+            reply = .unavailable(request, reason: .notHeld)
+        }
+        send(.space(key, .sync(reply)), to: peer)
+    }
+
+    private func serveChunks(_ ids: [Hash], in key: DiscoveryKey, to peer: PublicKey) {
+        guard let replica = replicas[key] else { return }
+        let chunks = (try? replica.compressedChunks(ids)) ?? Array(repeating: nil, count: ids.count)
+        for (id, chunk) in zip(ids, chunks) {
+            if let chunk {
+                stats.chunksServed += 1
+                send(.space(key, .snapshot(.chunk(id: id, compressed: chunk))), to: peer)
+            } else {
+                send(.space(key, .snapshot(.chunkMissing(id))), to: peer)
+            }
+        }
+    }
+
+    nonisolated(nonsending) private func install(_ manifest: SnapshotManifest, chunks: [Hash: DownloadedChunk], in key: DiscoveryKey) async -> NodeInput? {
+        guard let replica = replicas[key] else { return nil }
+        do {
+            try await replica.install(manifest, chunks: chunks.mapValues { ($0.rawSize, $0.compressed) })
+            stats.snapshotsInstalled += 1
+        } catch {
+            return .installed(key, manifest: manifest.id, error: "\(error)")
+        }
+        await run(core.handle(.installed(key, manifest: manifest.id, error: nil), now: now))
+        await run(core.handle(.snapshotsChanged(key, localSnapshots(replica)), now: now))
+        return await membersInput(in: key)
+    }
+
+    nonisolated(nonsending) private func audit(_ manifest: SnapshotManifest, in key: DiscoveryKey) async -> NodeInput? {
+        guard let replica = replicas[key] else { return nil }
+        stats.audits += 1
+        let verdict: AuditVerdict
+        var attestation: Attestation?
+        switch (try? await replica.audit(manifest)) ?? .cannotAudit("audit failed") {
+        case .consistent:
+            verdict = .consistent
+            let signed = await replica.attest(manifest)
+            try? await replica.save(signed)
+            attestation = signed
+        case .inconsistent: verdict = .inconsistent
+        case .cannotAudit: verdict = .cannotAudit
+        }
+        return .audited(key, manifest: manifest, verdict: verdict, attestation: attestation)
+    }
+
+    private func storeEvidence(_ evidence: EvidenceMessage, in key: DiscoveryKey) {
+        guard let replica = replicas[key] else { return }
+        let bytes = WireCodec.encode(.space(key, .evidence(evidence)))
+        let name = Hash.of(bytes, domain: ProtocolDomains.trace).hex + ".evidence"
+        let directory = Path.join(replica.directory, "evidence")
+        try? Directory.create(directory, durable: false)
+        try? Directory.writeAtomically(bytes, to: Path.join(directory, name), durable: false)
+    }
+
+    private func send(_ message: WireMessage, to peer: PublicKey) {
+        let frame = WireCodec.encode(message)
+        stats.framesSent += 1
+        stats.bytesSent += UInt64(frame.count)
+        outbox.append(.send(to: peer, frame: frame))
+    }
+
+    private func localSnapshots(_ replica: Replica<M>) -> [LocalSnapshot] {
+        replica.storedSnapshots.map { LocalSnapshot(manifest: $0, attestations: replica.attestations(of: $0.stateRoot)) }
+    }
+}

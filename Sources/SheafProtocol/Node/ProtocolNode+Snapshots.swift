@@ -1,0 +1,371 @@
+import SheafCrypto
+import SheafFeeds
+import SheafSnapshots
+
+/// Snapshots: offers, choosing and downloading one to join, audits of
+/// others' snapshots, and evidence of forks and lies.
+extension ProtocolNode {
+    /// Most snapshots offered to one neighbour, newest first.
+    static let maxOffers = 4
+
+    // MARK: Serving
+
+    mutating func receivedSnapshot(_ message: SnapshotMessage, in key: DiscoveryKey, from peer: PublicKey) {
+        switch message {
+        case .requestOffers:
+            let offered = Array(spaces[key]!.snapshots.prefix(Self.maxOffers))
+            sendSpace(.snapshot(.offers(offered.map { Self.offer(for: $0.manifest) })), in: key, to: peer)
+            // Attestations of the offered roots first, then of any other root
+            // (a joiner counts those towards a quorum for other offers).
+            let offeredRoots = Set(offered.map(\.manifest.stateRoot))
+            let attestations = offered.flatMap { spaces[key]!.attestations[$0.manifest.stateRoot] ?? [] }
+                + spaces[key]!.attestations.filter { !offeredRoots.contains($0.key) }.sorted { $0.key < $1.key }.flatMap(\.value)
+            if !attestations.isEmpty {
+                sendSpace(.snapshot(.attestations(attestations.prefix(config.limits.maxAttestations).map(\.encoded))), in: key, to: peer)
+            }
+            // Save a joiner two round trips: the newest manifest and its index
+            // chunks go with the offers.
+            if let newest = offered.first?.manifest {
+                sendSpace(.snapshot(.manifest(newest.encoded)), in: key, to: peer)
+                outputs.append(.serveChunks(key, newest.index.prefix(Self.maxEarlyChunks).map(\.id), to: peer))
+            }
+        case .requestManifest(let id):
+            if let local = spaces[key]!.snapshots.first(where: { $0.manifest.id == id }) {
+                sendSpace(.snapshot(.manifest(local.manifest.encoded)), in: key, to: peer)
+            }
+        case .requestChunks(let ids):
+            outputs.append(.serveChunks(key, ids, to: peer))
+        case .offers(let offers):
+            receivedOffers(offers, in: key, from: peer)
+        case .attestations(let encoded):
+            for bytes in encoded {
+                guard let attestation = try? Attestation(decoding: bytes), attestation.space == spaces[key]!.space,
+                      (try? attestation.verify()) != nil else {
+                    charge(peer, .badEvidence, "attestation that does not verify")
+                    return
+                }
+                remember(attestation, in: key)
+            }
+            installIfTrusted(in: key)
+        case .manifest(let bytes):
+            receivedManifest(bytes, in: key, from: peer)
+        case .chunk(let id, let compressed):
+            receivedChunk(id, compressed, in: key, from: peer)
+        case .chunkMissing(let id):
+            guard case .joining(var joining) = spaces[key]!.phase, var download = joining.download else { return }
+            _ = download.missing(id, at: peer)
+            joining.download = download
+            spaces[key]!.phase = .joining(joining)
+            pumpDownload(in: key)
+        }
+    }
+
+    /// Anti-entropy rounds a joiner waits for a quorum of attestations of a
+    /// downloaded snapshot before it tries another one.
+    static let quorumPatienceRounds = 30
+
+    /// Index chunks pushed to a joiner with the offers, at most.
+    static let maxEarlyChunks = 8
+
+    public static func offer(for manifest: SnapshotManifest) -> SnapshotOffer {
+        SnapshotOffer(manifest: manifest.id, entryCount: manifest.frontier.entryCount, stateRoot: manifest.stateRoot,
+                      signer: manifest.signer, compressedBytes: manifest.compressedBytes, createdAt: manifest.createdAt)
+    }
+
+    mutating func remember(_ attestation: Attestation, in key: DiscoveryKey) {
+        var list = spaces[key]!.attestations[attestation.stateRoot] ?? []
+        guard !list.contains(where: { $0.signer == attestation.signer && $0.frontier == attestation.frontier }) else { return }
+        list.append(attestation)
+        spaces[key]!.attestations[attestation.stateRoot] = Array(list.suffix(config.limits.maxAttestations))
+    }
+
+    // MARK: Offers
+
+    mutating func receivedOffers(_ offers: [SnapshotOffer], in key: DiscoveryKey, from peer: PublicKey) {
+        switch spaces[key]!.phase {
+        case .joining(var joining):
+            for offer in offers where !joining.rejected.contains(offer.manifest) {
+                joining.offers[offer.manifest, default: (offer, [])].peers.insert(peer)
+                if joining.download?.manifest.id == offer.manifest { joining.download?.addSource(peer) }
+            }
+            spaces[key]!.phase = .joining(joining)
+            chooseSnapshot(in: key)
+            pumpDownload(in: key)
+        case .live:
+            // A node holding the history audits what it is offered.
+            guard config.auditSnapshots else { return }
+            let stored = spaces[key]!.stored
+            for offer in offers where spaces[key]!.audits[offer.manifest] == nil
+                && offer.signer != identity && offer.entryCount <= stored.entryCount && spaces[key]!.audits.count < 4_096 {
+                spaces[key]!.audits[offer.manifest] = .some(nil)
+                sendSpace(.snapshot(.requestManifest(offer.manifest)), in: key, to: peer)
+            }
+        }
+    }
+
+    /// Starts downloading the newest offered snapshot as soon as its manifest
+    /// is in. Whether its signer may be trusted is decided before installing:
+    /// that needs the genesis feed, which arrives meanwhile.
+    mutating func chooseSnapshot(in key: DiscoveryKey) {
+        guard case .joining(var joining) = spaces[key]?.phase, joining.download == nil, joining.complete == nil,
+              joining.installing == nil else { return }
+        let space = spaces[key]!
+        let candidates = joining.offers.values.filter { candidate in
+            !joining.rejected.contains(candidate.offer.manifest) && !candidate.peers.isEmpty
+                && !space.denounced.contains(candidate.offer.signer)
+                && (space.members.isEmpty || candidate.offer.signer == space.space || space.members.contains(candidate.offer.signer))
+        }.sorted { a, b in
+            a.offer.entryCount != b.offer.entryCount ? a.offer.entryCount > b.offer.entryCount : a.offer.manifest < b.offer.manifest
+        }
+        guard let best = candidates.first else { return }
+        if let manifest = joining.manifests[best.offer.manifest] {
+            var download = ChunkDownload(manifest: manifest, sources: Array(best.peers))
+            for (id, early) in joining.early.sorted(by: { $0.key < $1.key }) { _ = download.provide(id, compressed: early.compressed) }
+            joining.early = [:]
+            joining.download = download
+            joining.manifestRequest = nil
+            spaces[key]!.phase = .joining(joining)
+            outputs.append(.event(.bootstrapChoseSnapshot(key, manifest: manifest.id, entries: manifest.frontier.entryCount,
+                                                          bytes: manifest.compressedBytes)))
+            pumpDownload(in: key)
+        } else if joining.manifestRequest == nil, let peer = best.peers.sorted().first {
+            joining.manifestRequest = (best.offer.manifest, peer, now + config.requestTimeout)
+            spaces[key]!.phase = .joining(joining)
+            sendSpace(.snapshot(.requestManifest(best.offer.manifest)), in: key, to: peer)
+            outputs.append(.schedule(.chunkCheck(key), after: config.requestTimeout))
+        }
+    }
+
+    /// Joining without any offer after a while (the space has no snapshot
+    /// yet, or no neighbour serves one): replay instead.
+    mutating func joiningRound(in key: DiscoveryKey) {
+        guard case .joining(var joining) = spaces[key]?.phase else { return }
+        joining.rounds += 1
+        let idle = joining.offers.isEmpty && joining.download == nil && joining.complete == nil && joining.installing == nil
+        spaces[key]!.phase = .joining(joining)
+        if idle && joining.rounds >= 5 && !spaces[key]!.overlay.active.isEmpty {
+            goLive(in: key, fromSnapshot: false)
+            return
+        }
+        // Offers and attestations keep coming in while joining.
+        if joining.rounds % 3 == 0 { sendToNeighbours(.snapshot(.requestOffers), in: key) }
+        chunkCheck(in: key)
+        installIfTrusted(in: key)
+    }
+
+    mutating func goLive(in key: DiscoveryKey, fromSnapshot: Bool) {
+        spaces[key]!.phase = .live
+        outputs.append(.event(.spaceReady(key, fromSnapshot: fromSnapshot)))
+        planRanges(in: key)
+    }
+
+    // MARK: Manifests
+
+    mutating func receivedManifest(_ bytes: [UInt8], in key: DiscoveryKey, from peer: PublicKey) {
+        let manifest: SnapshotManifest
+        do {
+            manifest = try SnapshotManifest(decoding: bytes)
+            try manifest.verifySignature()
+            guard manifest.space == spaces[key]!.space else { throw SnapshotError(.wrongSpace) }
+        } catch {
+            charge(peer, .badManifest, "\(error)")
+            if case .joining(var joining) = spaces[key]!.phase, let request = joining.manifestRequest, request.peer == peer {
+                joining.rejected.insert(request.id)
+                joining.manifestRequest = nil
+                spaces[key]!.phase = .joining(joining)
+                chooseSnapshot(in: key)
+            }
+            return
+        }
+        switch spaces[key]!.phase {
+        case .joining(var joining):
+            guard joining.offers[manifest.id]?.peers.contains(peer) == true else {
+                charge(peer, .unsolicited, "manifest that was not offered")
+                return
+            }
+            joining.manifests[manifest.id] = manifest
+            if joining.manifestRequest?.id == manifest.id { joining.manifestRequest = nil }
+            spaces[key]!.phase = .joining(joining)
+            chooseSnapshot(in: key)
+        case .live:
+            guard case .some(.none) = spaces[key]!.audits[manifest.id] else { return }
+            outputs.append(.audit(key, manifest))
+        }
+    }
+
+    // MARK: Chunks
+
+    mutating func receivedChunk(_ id: Hash, _ compressed: [UInt8], in key: DiscoveryKey, from peer: PublicKey) {
+        guard case .joining(var joining) = spaces[key]!.phase else { return }
+        guard var download = joining.download else {
+            if joining.early.count < Self.maxEarlyChunks * 4 { joining.early[id] = (peer, compressed) }
+            spaces[key]!.phase = .joining(joining)
+            return
+        }
+        let outcome = download.received(id, compressed: compressed, from: peer)
+        joining.download = download
+        spaces[key]!.phase = .joining(joining)
+        switch outcome {
+        case .accepted:
+            reportProgress(in: key)
+        case .rejected(let why):
+            charge(peer, .badChunk, why)
+        case .unexpected:
+            return
+        }
+        pumpDownload(in: key)
+    }
+
+    mutating func reportProgress(in key: DiscoveryKey) {
+        guard case .joining(var joining) = spaces[key]!.phase, let download = joining.download else { return }
+        let step = max(1, download.chunksTotal / 50)
+        guard download.chunksDone - joining.lastProgress >= step || download.isComplete else { return }
+        joining.lastProgress = download.chunksDone
+        spaces[key]!.phase = .joining(joining)
+        outputs.append(.event(.bootstrapProgress(key, chunksDone: download.chunksDone, chunksTotal: download.chunksTotal,
+                                                 bytesDone: download.bytesDone, bytesTotal: download.bytesTotal)))
+    }
+
+    /// Sends the next chunk requests, or moves a complete download on.
+    mutating func pumpDownload(in key: DiscoveryKey) {
+        guard case .joining(var joining) = spaces[key]?.phase, var download = joining.download else { return }
+        if download.isComplete {
+            joining.download = nil
+            joining.complete = download
+            spaces[key]!.phase = .joining(joining)
+            installIfTrusted(in: key)
+            return
+        }
+        let requests = download.nextRequests(now: now, timeout: config.chunkTimeout, window: config.chunkWindow,
+                                             perRequest: config.chunksPerRequest)
+        joining.download = download
+        spaces[key]!.phase = .joining(joining)
+        for (peer, ids) in requests { sendSpace(.snapshot(.requestChunks(ids)), in: key, to: peer) }
+        if !requests.isEmpty { outputs.append(.schedule(.chunkCheck(key), after: config.chunkTimeout)) }
+    }
+
+    /// Installs a complete download once the genesis feed has caught up with
+    /// the snapshot's (so membership is known) and the trust policy accepts it.
+    mutating func installIfTrusted(in key: DiscoveryKey) {
+        guard case .joining(var joining) = spaces[key]?.phase, let complete = joining.complete else { return }
+        let space = spaces[key]!
+        let manifest = complete.manifest
+        guard space.stored.seq(of: space.space) >= manifest.frontier.seq(of: space.space) else { return }
+        let signerIsMember = manifest.signer == space.space || space.members.contains(manifest.signer)
+        if Trust.accepts(manifest, policy: space.trust, space: space.space, members: space.members,
+                         attestations: space.attestations[manifest.stateRoot] ?? [], denounced: space.denounced) {
+            joining.complete = nil
+            joining.installing = manifest.id
+            spaces[key]!.phase = .joining(joining)
+            outputs.append(.install(key, manifest, chunks: complete.chunks))
+        } else if case .quorum = space.trust, signerIsMember, !space.denounced.contains(manifest.signer),
+                  joining.rounds < Self.quorumPatienceRounds {
+            // Not enough attestations yet: audits take a while. Ask again and wait.
+            spaces[key]!.phase = .joining(joining)
+        } else {
+            joining.complete = nil
+            joining.rejected.insert(manifest.id)
+            spaces[key]!.phase = .joining(joining)
+            chooseSnapshot(in: key)
+        }
+    }
+
+    /// Expires late requests (manifest or chunks) and retries elsewhere.
+    mutating func chunkCheck(in key: DiscoveryKey) {
+        guard case .joining(var joining) = spaces[key]?.phase else { return }
+        if let request = joining.manifestRequest, request.deadline <= now {
+            joining.manifestRequest = nil
+            joining.offers[request.id]?.peers.remove(request.peer)
+            spaces[key]!.phase = .joining(joining)
+            charge(request.peer, .unresponsive, "manifest \(request.id.hex.prefix(12)) not sent")
+            chooseSnapshot(in: key)
+            return
+        }
+        guard var download = joining.download else { return }
+        let late = download.expire(now: now)
+        if download.isStalled {
+            // No one left to serve it: choose again.
+            joining.rejected.insert(download.manifest.id)
+            joining.download = nil
+            spaces[key]!.phase = .joining(joining)
+            chooseSnapshot(in: key)
+            return
+        }
+        joining.download = download
+        spaces[key]!.phase = .joining(joining)
+        for peer in late { charge(peer, .unresponsive, "chunks not sent in time") }
+        pumpDownload(in: key)
+    }
+
+    mutating func installed(_ manifest: Hash, error: String?, in key: DiscoveryKey) {
+        guard case .joining(var joining) = spaces[key]?.phase, joining.installing == manifest else { return }
+        joining.installing = nil
+        if error != nil {
+            joining.rejected.insert(manifest)
+            spaces[key]!.phase = .joining(joining)
+            chooseSnapshot(in: key)
+            return
+        }
+        if let snapshot = joining.manifests[manifest] {
+            spaces[key]!.stored = (try? spaces[key]!.stored.merging(snapshot.frontier)) ?? spaces[key]!.stored
+        }
+        goLive(in: key, fromSnapshot: true)
+    }
+
+    // MARK: Audits and evidence
+
+    mutating func audited(_ manifest: SnapshotManifest, _ verdict: AuditVerdict, _ attestation: Attestation?, in key: DiscoveryKey) {
+        guard spaces[key] != nil else { return }
+        spaces[key]!.audits[manifest.id] = .some(verdict)
+        if let attestation { remember(attestation, in: key) }
+        if verdict == .inconsistent { recordFraud(manifest, in: key) }
+    }
+
+    /// A snapshot whose root does not follow from its frontier: denounce the
+    /// signer, keep the evidence, and tell every neighbour.
+    mutating func recordFraud(_ manifest: SnapshotManifest, in key: DiscoveryKey) {
+        guard spaces[key] != nil, !spaces[key]!.denounced.contains(manifest.signer) else { return }
+        spaces[key]!.denounced.insert(manifest.signer)
+        spaces[key]!.audits[manifest.id] = .some(.inconsistent)
+        outputs.append(.event(.fraudDetected(signer: manifest.signer, manifest: manifest.id)))
+        let evidence = EvidenceMessage.snapshotFraud(manifest: manifest.encoded)
+        outputs.append(.storeEvidence(key, evidence))
+        sendToNeighbours(.evidence(evidence), in: key)
+    }
+
+    mutating func recordFork(_ proof: ForkProof, in key: DiscoveryKey) {
+        guard spaces[key] != nil, spaces[key]!.forked[proof.feed] == nil else { return }
+        spaces[key]!.forked[proof.feed] = proof
+        spaces[key]!.planner.finish(proof.feed)
+        outputs.append(.event(.forkDetected(feed: proof.feed, seq: proof.seq)))
+        outputs.append(.storeEvidence(key, .fork(proof)))
+        sendToNeighbours(.evidence(.fork(proof)), in: key)
+    }
+
+    mutating func receivedEvidence(_ message: EvidenceMessage, in key: DiscoveryKey, from peer: PublicKey) {
+        switch message {
+        case .fork(let proof):
+            guard (try? proof.verify()) != nil else {
+                charge(peer, .badEvidence, "fork proof that does not verify")
+                return
+            }
+            recordFork(proof, in: key)
+        case .snapshotFraud(let bytes):
+            guard let manifest = try? SnapshotManifest(decoding: bytes), (try? manifest.verifySignature()) != nil,
+                  manifest.space == spaces[key]!.space else {
+                charge(peer, .badEvidence, "fraud claim about a manifest that does not verify")
+                return
+            }
+            guard !spaces[key]!.denounced.contains(manifest.signer) else { return }
+            // Check the claim ourselves when we hold the history; until then
+            // never install that snapshot.
+            if case .joining(var joining) = spaces[key]!.phase {
+                joining.rejected.insert(manifest.id)
+                spaces[key]!.phase = .joining(joining)
+            } else if config.auditSnapshots, spaces[key]!.audits[manifest.id] == nil {
+                spaces[key]!.audits[manifest.id] = .some(nil)
+                outputs.append(.audit(key, manifest))
+            }
+        }
+    }
+}

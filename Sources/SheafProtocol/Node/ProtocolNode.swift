@@ -1,0 +1,399 @@
+import SheafCrypto
+import SheafFeeds
+import SheafRandom
+import SheafSnapshots
+
+/// One node's protocol logic, as a deterministic state machine: inputs in
+/// (`handle`), outputs out. It owns no socket, clock, thread or disk: the
+/// daemon's transport and the simulator's virtual network drive the same
+/// code, and a simulation reproduces from its seed (DESIGN.md invariant 7).
+///
+/// Sessions carry space channels; a channel opens only after both ends
+/// proved they know the space key, bound to the session. Per space the node
+/// runs a HyParView overlay, Plumtree broadcast of new batches, frontier
+/// anti-entropy, snapshot offers and downloads, audits and evidence.
+public struct ProtocolNode: Sendable {
+    public let identity: PublicKey
+    public let config: NodeConfig
+    var rng: SplitMix64
+    var now: NodeTime = .zero
+    var sessions: [PublicKey: PeerSession] = [:]
+    /// Peers being connected to, with the space messages waiting for them.
+    var connecting: [PublicKey: (address: PeerAddress, queued: [(DiscoveryKey, SpaceMessage)])] = [:]
+    var spaces: [DiscoveryKey: SpaceState] = [:]
+    var scores: PeerScores
+    var outputs: [NodeOutput] = []
+    public internal(set) var counters = ProtocolCounters()
+
+    struct PeerSession {
+        let session: Hash
+        let outbound: Bool
+        var address: PeerAddress?
+        var openedByUs: Set<DiscoveryKey> = []
+        var openedByThem: Set<DiscoveryKey> = []
+        var queued: [DiscoveryKey: [SpaceMessage]] = [:]
+        var queuedCount = 0
+    }
+
+    public init(identity: PublicKey, config: NodeConfig = NodeConfig(), seed: UInt64) {
+        self.identity = identity
+        self.config = config
+        rng = SplitMix64(seed: seed)
+        scores = PeerScores(config: config.scoring)
+    }
+
+    public var me: PeerAddress { PeerAddress(node: identity, endpoint: config.listenEndpoint) }
+
+    /// Schedules the node's own timers; call once before anything else.
+    public mutating func start(now: NodeTime) -> [NodeOutput] {
+        self.now = now
+        return [.schedule(.scoreDecay, after: config.scoring.decayInterval)]
+    }
+
+    /// Feeds one input to the node; returns what the driver must do, in order.
+    public mutating func handle(_ input: NodeInput, now: NodeTime) -> [NodeOutput] {
+        self.now = max(self.now, now)
+        outputs = []
+        switch input {
+        case .connected(let node, let session, let outbound): connected(node, session: session, outbound: outbound)
+        case .disconnected(let node): lost(node)
+        case .connectFailed(let address): connectFailed(address)
+        case .received(let peer, let frame): received(frame, from: peer)
+        case .timerFired(let timer): fired(timer)
+        case .spaceOpened(let local): openSpace(local)
+        case .spaceClosed(let key): closeSpace(key)
+        case .appended(let key, let batch): appended(batch, in: key)
+        case .membersChanged(let key, let members): membersChanged(members, in: key)
+        case .snapshotsChanged(let key, let snapshots): snapshotsChanged(snapshots, in: key)
+        case .ingestFailed(let key, let feed, let tip, _): ingestFailed(feed, tip: tip, in: key)
+        case .installed(let key, let manifest, let error): installed(manifest, error: error, in: key)
+        case .audited(let key, let manifest, let verdict, let attestation): audited(manifest, verdict, attestation, in: key)
+        }
+        defer { outputs = [] }
+        return outputs
+    }
+
+    /// Peers with an open session.
+    public var connectedPeers: [PublicKey] { sessions.keys.sorted() }
+
+    /// The active overlay neighbours of a space.
+    public func neighbours(of key: DiscoveryKey) -> [PeerAddress] { spaces[key]?.overlay.active ?? [] }
+
+    /// Every peer the overlay of a space knows (active, then passive): what a
+    /// restarting node should try first.
+    public func knownPeers(of key: DiscoveryKey) -> [PeerAddress] {
+        guard let overlay = spaces[key]?.overlay else { return [] }
+        return overlay.active + overlay.passive
+    }
+
+    /// The stored frontier the node believes it holds for a space.
+    public func storedFrontier(of key: DiscoveryKey) -> Frontier? { spaces[key]?.stored }
+
+    /// Whether the space is still joining from a snapshot.
+    public func isJoining(_ key: DiscoveryKey) -> Bool { spaces[key]?.isJoining ?? false }
+
+    /// Feeds proven forked in a space.
+    public func forkedFeeds(of key: DiscoveryKey) -> [PublicKey] { spaces[key].map { $0.forked.keys.sorted() } ?? [] }
+
+    /// Snapshot signers denounced for lying in a space.
+    public func denouncedSigners(of key: DiscoveryKey) -> [PublicKey] { spaces[key].map { $0.denounced.sorted() } ?? [] }
+
+    // MARK: Sessions
+
+    mutating func connected(_ node: PublicKey, session: Hash, outbound: Bool) {
+        if scores.isBanned(node, now: now) || node == identity {
+            outputs.append(.disconnect(node, reason: node == identity ? "connected to itself" : "banned"))
+            return
+        }
+        if sessions[node] != nil {
+            // A second session with the same peer: keep the one the lower key initiated.
+            let keepNew = (identity < node) == outbound
+            guard keepNew else {
+                outputs.append(.disconnect(node, reason: "duplicate session"))
+                return
+            }
+        }
+        sessions[node] = PeerSession(session: session, outbound: outbound)
+        sendFrame(.hello(Hello(address: me)), to: node)
+        if let pending = connecting.removeValue(forKey: node) {
+            sessions[node]?.address = pending.address
+            for (key, message) in pending.queued { sendSpace(message, in: key, to: node) }
+        }
+    }
+
+    mutating func lost(_ node: PublicKey) {
+        guard let session = sessions.removeValue(forKey: node) else { return }
+        let address = session.address ?? PeerAddress(node: node, endpoint: "")
+        for key in spaces.keys.sorted() { peerLeft(address, in: key) }
+    }
+
+    mutating func connectFailed(_ address: PeerAddress) {
+        connecting[address.node] = nil
+        for key in spaces.keys.sorted() { peerLeft(address, in: key) }
+    }
+
+    /// A peer is gone from a space (session lost, connect failed, channel closed).
+    mutating func peerLeft(_ address: PeerAddress, in key: DiscoveryKey) {
+        guard spaces[key] != nil else { return }
+        // Only the loss of a link the overlay holds is a failure to repair.
+        let overlayOut = spaces[key]!.overlay.holds(address) ? spaces[key]!.overlay.peerFailed(address, rng: &rng) : []
+        let broadcastOut = spaces[key]!.broadcast.neighborDown(address.node)
+        spaces[key]!.planner.peerGone(address.node)
+        if case .joining(var joining) = spaces[key]!.phase {
+            joining.download?.removeSource(address.node)
+            for id in Array(joining.offers.keys) { joining.offers[id]?.peers.remove(address.node) }
+            spaces[key]!.phase = .joining(joining)
+        }
+        apply(overlayOut, in: key)
+        apply(broadcastOut, in: key)
+        planRanges(in: key)
+        pumpDownload(in: key)
+    }
+
+    mutating func disconnect(_ node: PublicKey, reason: String) {
+        guard sessions[node] != nil || connecting[node] != nil else { return }
+        outputs.append(.disconnect(node, reason: reason))
+        connecting[node] = nil
+        lost(node)
+    }
+
+    /// Charges a misbehaviour; bans and drops the peer when its score runs out.
+    mutating func charge(_ peer: PublicKey, _ kind: Misbehaviour, _ detail: String) {
+        outputs.append(.event(.misbehaviour(peer: peer, kind: kind, detail: detail)))
+        if scores.charge(peer, kind, now: now) {
+            outputs.append(.event(.peerBanned(peer)))
+            disconnect(peer, reason: "banned: \(kind.rawValue)")
+        }
+    }
+
+    // MARK: Sending
+
+    mutating func sendFrame(_ message: WireMessage, to node: PublicKey) {
+        outputs.append(.send(to: node, frame: WireCodec.encode(message)))
+    }
+
+    /// Sends on a space channel, connecting and opening it first if needed.
+    mutating func sendSpace(_ message: SpaceMessage, in key: DiscoveryKey, to address: PeerAddress) {
+        if sessions[address.node] != nil {
+            if sessions[address.node]?.address == nil { sessions[address.node]?.address = address }
+            sendSpace(message, in: key, to: address.node)
+            return
+        }
+        guard address.node != identity else { return }
+        if connecting[address.node] == nil {
+            connecting[address.node] = (address, [])
+            outputs.append(.connect(address))
+        }
+        if (connecting[address.node]?.queued.count ?? 0) < config.maxQueuedPerPeer {
+            connecting[address.node]?.queued.append((key, message))
+        }
+    }
+
+    mutating func sendSpace(_ message: SpaceMessage, in key: DiscoveryKey, to node: PublicKey) {
+        guard var session = sessions[node], let space = spaces[key] else { return }
+        if !session.openedByUs.contains(key) {
+            session.openedByUs.insert(key)
+            sessions[node] = session
+            sendFrame(.open(OpenSpace(space: space.space, session: session.session, sender: identity)), to: node)
+        }
+        // Requests may go before the peer proved it knows the space: they
+        // reveal nothing, and its answers wait for its proof anyway.
+        if session.openedByThem.contains(key) || message.revealsNothing {
+            sendFrame(.space(key, message), to: node)
+        } else if session.queuedCount < config.maxQueuedPerPeer {
+            session.queued[key, default: []].append(message)
+            session.queuedCount += 1
+            sessions[node] = session
+        }
+    }
+
+    /// Sends to every neighbour with an open channel in the space.
+    mutating func sendToNeighbours(_ message: SpaceMessage, in key: DiscoveryKey, except: PublicKey? = nil) {
+        for peer in neighbours(of: key) where peer.node != except { sendSpace(message, in: key, to: peer.node) }
+    }
+
+    // MARK: Receiving
+
+    mutating func received(_ frame: [UInt8], from peer: PublicKey) {
+        guard sessions[peer] != nil else { return }
+        if scores.countFrame(from: peer, now: now) {
+            charge(peer, .flooding, "over \(config.scoring.maxFramesPerSecond) frames in a second")
+            guard sessions[peer] != nil else { return }
+        }
+        guard frame.count <= config.limits.maxFrameBytes else {
+            counters.rejectedFrames += 1
+            charge(peer, .oversizeFrame, "frame of \(frame.count) bytes")
+            return
+        }
+        let message: WireMessage
+        do { message = try WireCodec.decode(frame, limits: config.limits) } catch {
+            counters.rejectedFrames += 1
+            charge(peer, .malformedFrame, "\(error)")
+            return
+        }
+        counters.count(message)
+        switch message {
+        case .hello(let hello):
+            guard hello.version == WireVersion.current else {
+                disconnect(peer, reason: "speaks protocol version \(hello.version), this node \(WireVersion.current)")
+                return
+            }
+            guard hello.address.node == peer else {
+                charge(peer, .badCapability, "hello names another node")
+                return
+            }
+            if !hello.address.endpoint.isEmpty { sessions[peer]?.address = hello.address }
+        case .ping(let nonce):
+            sendFrame(.pong(nonce: nonce), to: peer)
+        case .pong:
+            break
+        case .open(let open):
+            channelOpened(open, by: peer)
+        case .close(let key, _):
+            guard sessions[peer]?.openedByThem.contains(key) == true || sessions[peer]?.openedByUs.contains(key) == true else { return }
+            sessions[peer]?.openedByThem.remove(key)
+            sessions[peer]?.openedByUs.remove(key)
+            if let dropped = sessions[peer]?.queued.removeValue(forKey: key) { sessions[peer]?.queuedCount -= dropped.count }
+            peerLeft(sessions[peer]?.address ?? PeerAddress(node: peer, endpoint: ""), in: key)
+        case .space(let key, let message):
+            guard sessions[peer]?.openedByThem.contains(key) == true, spaces[key] != nil else {
+                charge(peer, .unsolicited, "traffic on \(key) before its channel was opened")
+                return
+            }
+            receivedSpace(message, in: key, from: peer)
+        }
+    }
+
+    mutating func channelOpened(_ open: OpenSpace, by peer: PublicKey) {
+        guard let session = sessions[peer] else { return }
+        guard let space = spaces[open.discovery] else {
+            sendFrame(.close(open.discovery, reason: .unknownSpace), to: peer)
+            return
+        }
+        guard open.proof == OpenSpace.proof(space: space.space, session: session.session, sender: peer) else {
+            sendFrame(.close(open.discovery, reason: .badProof), to: peer)
+            charge(peer, .badCapability, "wrong capability proof for \(open.discovery)")
+            return
+        }
+        guard !session.openedByThem.contains(open.discovery) else {
+            // Our answer may have been lost: answer again.
+            sendFrame(.open(OpenSpace(space: space.space, session: session.session, sender: identity)), to: peer)
+            return
+        }
+        sessions[peer]?.openedByThem.insert(open.discovery)
+        if !session.openedByUs.contains(open.discovery) {
+            sessions[peer]?.openedByUs.insert(open.discovery)
+            sendFrame(.open(OpenSpace(space: space.space, session: session.session, sender: identity)), to: peer)
+        }
+        if let waiting = sessions[peer]?.queued.removeValue(forKey: open.discovery) {
+            sessions[peer]?.queuedCount -= waiting.count
+            for message in waiting { sendFrame(.space(open.discovery, message), to: peer) }
+        }
+    }
+
+    mutating func receivedSpace(_ message: SpaceMessage, in key: DiscoveryKey, from peer: PublicKey) {
+        switch message {
+        case .overlay(let message):
+            let address = sessions[peer]?.address ?? PeerAddress(node: peer, endpoint: "")
+            let out = spaces[key]!.overlay.receive(message, from: address, rng: &rng)
+            apply(out, in: key)
+        case .broadcast(let message): receivedBroadcast(message, in: key, from: peer)
+        case .sync(let message): receivedSync(message, in: key, from: peer)
+        case .snapshot(let message): receivedSnapshot(message, in: key, from: peer)
+        case .evidence(let message): receivedEvidence(message, in: key, from: peer)
+        }
+    }
+
+    // MARK: Timers
+
+    mutating func fired(_ timer: NodeTimer) {
+        switch timer {
+        case .scoreDecay:
+            scores.decay(now: now)
+            outputs.append(.schedule(.scoreDecay, after: config.scoring.decayInterval))
+        case .antiEntropy(let key):
+            guard spaces[key] != nil else { return }
+            antiEntropyRound(in: key)
+            joiningRound(in: key)
+            outputs.append(.schedule(.antiEntropy(key), after: jittered(config.antiEntropyInterval)))
+        case .frontierPush(let key):
+            pushFrontier(in: key)
+        case .overlayTick(let key):
+            guard spaces[key] != nil else { return }
+            apply(spaces[key]!.overlay.tick(rng: &rng), in: key)
+            // Alone, with no one left to ask: join again through a contact.
+            let space = spaces[key]!
+            if space.overlay.active.isEmpty && space.overlay.pendingRequests.isEmpty && !space.contacts.isEmpty {
+                let contact = space.contacts[Int(rng.next() % UInt64(space.contacts.count))]
+                apply(spaces[key]!.overlay.join(via: contact, rng: &rng), in: key)
+            }
+            outputs.append(.schedule(.overlayTick(key), after: jittered(config.overlayTickInterval)))
+        case .broadcast(let key, let timer):
+            guard spaces[key] != nil else { return }
+            apply(spaces[key]!.broadcast.timerFired(timer, now: now), in: key)
+        case .rangeTimeout(let key, let feed, let generation):
+            guard let space = spaces[key], space.planner.isOutstanding(feed, generation: generation),
+                  let item = spaces[key]!.planner.timedOut(feed) else { return }
+            charge(item.peer, .unresponsive, "range \(feed.hex.prefix(8)) \(item.request.after)...\(item.request.through) timed out")
+            planRanges(in: key)
+        case .chunkCheck(let key):
+            chunkCheck(in: key)
+        }
+    }
+
+    /// `interval` ± 10 %, from the node's seeded generator: neighbours' timers drift apart.
+    mutating func jittered(_ interval: Duration) -> Duration {
+        let nanos = interval.nanoseconds
+        guard nanos >= 10 else { return interval }
+        let spread = nanos / 5
+        return .nanoseconds(Int64(clamping: nanos - spread / 2 + rng.next() % (spread + 1)))
+    }
+}
+
+extension SpaceMessage {
+    /// Whether the message may be sent before the peer proved it knows the
+    /// space: a request, or a plain overlay step without peer addresses.
+    var revealsNothing: Bool {
+        switch self {
+        case .overlay(.join), .overlay(.neighbor), .snapshot(.requestOffers), .snapshot(.requestManifest),
+             .snapshot(.requestChunks), .sync(.request):
+            true
+        default:
+            false
+        }
+    }
+}
+
+/// What a node received, by role: the simulator's `scale` figures and the
+/// daemon's metrics read these.
+public struct ProtocolCounters: Hashable, Sendable {
+    /// Messages carrying entries: broadcast gossip and anti-entropy ranges.
+    public var payloadMessages = 0
+    /// Every other message (overlay, announcements, frontiers, requests, ...).
+    public var controlMessages = 0
+    /// Broadcast items delivered (first verified copy), and the most hops one took.
+    public var deliveries = 0
+    public var maxDeliveryRound: UInt16 = 0
+    /// Frames that failed to decode or broke a limit.
+    public var rejectedFrames = 0
+
+    public init() {}
+
+    mutating func count(_ message: WireMessage) {
+        switch message {
+        case .space(_, .broadcast(.gossip)), .space(_, .sync(.range)): payloadMessages += 1
+        default: controlMessages += 1
+        }
+    }
+}
+
+extension ProtocolNode {
+    /// A one-line summary of a space's anti-entropy state, for debugging runs.
+    public func syncSummary(of key: DiscoveryKey) -> String {
+        guard let space = spaces[key] else { return "no space" }
+        let outstanding = space.planner.outstanding.values.map { "\($0.request.feed.hex.prefix(6))@\($0.peer.hex.prefix(6)) \($0.request.after)...\($0.request.through)" }.sorted()
+        let heard = space.planner.peerFrontiers.map { "\($0.key.hex.prefix(6)):\($0.value.entryCount)" }.sorted()
+        let channels = sessions.map { "\($0.key.hex.prefix(6)) us:\($0.value.openedByUs.contains(key)) them:\($0.value.openedByThem.contains(key)) q:\($0.value.queuedCount)" }.sorted()
+        return "outstanding \(outstanding) heard \(heard) sessions \(channels)"
+    }
+}

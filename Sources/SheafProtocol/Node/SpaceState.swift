@@ -1,0 +1,113 @@
+import SheafCrypto
+import SheafFeeds
+import SheafSnapshots
+
+/// Everything one node knows about one space's protocol state.
+struct SpaceState {
+    let space: PublicKey
+    let discovery: DiscoveryKey
+    let trust: TrustPolicy
+    var overlay: Overlay
+    var broadcast: Broadcast<PublicKey>
+    var planner = RangePlanner()
+
+    /// Last stored entry per feed: the anchors incoming ranges are verified from.
+    var stored: Frontier
+    /// Recent signed heads per feed, to catch a writer signing two histories.
+    var heads = HeadCache()
+    /// Writers the genesis feed has admitted at any time (their entries count).
+    var members: Set<PublicKey>
+    var forked: [PublicKey: ForkProof] = [:]
+    /// Signers caught signing a snapshot whose root does not follow from its frontier.
+    var denounced: Set<PublicKey> = []
+    /// Snapshots this node stores and can serve.
+    var snapshots: [LocalSnapshot]
+    /// Attestations of others' snapshots this node collected or made, by state root.
+    var attestations: [Hash: [Attestation]] = [:]
+    /// Batches verified from gossip, waiting for the broadcast layer's verdict.
+    var verifiedGossip: [BroadcastID: VerifiedBatch] = [:]
+    /// Manifests audited or being audited, and their verdicts.
+    var audits: [Hash: AuditVerdict?] = [:]
+    var lastFrontierSent: [PublicKey: NodeTime] = [:]
+    var frontierPushScheduled = false
+    /// Where the node joined from: tried again whenever it has no neighbour.
+    var contacts: [PeerAddress]
+    var phase: Phase
+
+    enum Phase {
+        /// Serving and catching up normally.
+        case live
+        /// Joining from a snapshot: collecting offers, downloading, installing.
+        case joining(Joining)
+    }
+
+    struct Joining {
+        var offers: [Hash: (offer: SnapshotOffer, peers: Set<PublicKey>)] = [:]
+        /// Manifests received for offered snapshots, signatures checked.
+        var manifests: [Hash: SnapshotManifest] = [:]
+        var rejected: Set<Hash> = []
+        var manifestRequest: (id: Hash, peer: PublicKey, deadline: NodeTime)?
+        var download: ChunkDownload?
+        /// A complete download waiting until the genesis feed says whether its signer is a member.
+        var complete: ChunkDownload?
+        var installing: Hash?
+        /// Chunks pushed with an offer before the download started (index chunks), bounded.
+        var early: [Hash: (peer: PublicKey, compressed: [UInt8])] = [:]
+        var rounds = 0
+        var lastProgress = 0
+    }
+
+    init(local: LocalSpace, config: NodeConfig, me: PeerAddress) {
+        space = local.space
+        discovery = DiscoveryKey(space: local.space)
+        trust = local.trust
+        overlay = Overlay(me: me, config: config.overlay)
+        broadcast = Broadcast(config: config.broadcast)
+        stored = local.stored
+        for head in local.heads { heads.insert(head) }
+        members = local.members
+        contacts = local.contacts.filter { $0.node != me.node }
+        snapshots = local.snapshots
+        for snapshot in local.snapshots {
+            attestations[snapshot.manifest.stateRoot, default: []].append(contentsOf: snapshot.attestations)
+        }
+        // A node that holds nothing of the space joins from a snapshot, unless
+        // its policy is replay; one that holds anything catches up by anti-entropy.
+        phase = local.trust != .replay && local.stored.isEmpty && local.snapshots.isEmpty ? .joining(Joining()) : .live
+    }
+
+    var isJoining: Bool {
+        if case .joining = phase { return true }
+        return false
+    }
+
+    /// Whether entries of `feed` are fetched and accepted. While joining from
+    /// a snapshot only the genesis feed is (it says who the members are).
+    func accepts(_ feed: PublicKey) -> Bool {
+        guard forked[feed] == nil else { return false }
+        if isJoining { return feed == space }
+        return feed == space || members.contains(feed)
+    }
+
+    func anchor(of feed: PublicKey) -> FeedAnchor { stored[feed] ?? .genesis(of: feed) }
+}
+
+/// The newest signed heads seen per feed (a few per feed), so a head at the
+/// same seq with another hash is caught and becomes a fork proof.
+struct HeadCache {
+    static let perFeed = 16
+    private var heads: [PublicKey: [SignedHead]] = [:]
+
+    mutating func insert(_ head: SignedHead) {
+        var list = heads[head.feed] ?? []
+        guard !list.contains(where: { $0.seq == head.seq }) else { return }
+        list.append(head)
+        if list.count > Self.perFeed { list.removeFirst(list.count - Self.perFeed) }
+        heads[head.feed] = list
+    }
+
+    /// A head this cache holds for the same feed and seq but another hash.
+    func conflict(with head: SignedHead) -> SignedHead? {
+        heads[head.feed]?.first { $0.seq == head.seq && $0.hash != head.hash }
+    }
+}
