@@ -5,18 +5,23 @@ SHELL := /bin/bash
 SWIFT ?= swift
 SYSTEM_PACKAGES := libsodium-dev libzstd-dev pkg-config
 RELEASE_BENCH := .build/release/sheaf-bench
+SIMULATE := .build/release/simulate
+# The seed sweep `make test` runs: every scenario at a small size.
+SIM_SEEDS ?= 100
+SIM_SMALL := bootstrap:--entries=2000 convergence:--nodes=8 churn:--nodes=6 byzantine:--nodes=4 scale:--nodes=40
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := entry manifest chunk wire
 FUZZ_BUILD := FuzzTesting/.build-fuzz
 FUZZ_FLAGS := -c release --scratch-path .build-fuzz --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 
-.PHONY: help deps build test release-check demo bench fuzz fuzz-corpus clean
+.PHONY: help deps build test release-check sim-check sim demo bench fuzz fuzz-corpus clean
 
 help:
 	@echo "make test   install missing system packages, build, run every test"
 	@echo "make demo   build in release mode and show the feeds layer at work"
 	@echo "make bench  the issue benchmarks at full size (release build)"
+	@echo "make sim    the simulator scenarios at full size (release build)"
 	@echo "make fuzz   run each libFuzzer target for FUZZ_SECONDS (default 60) from FuzzTesting/Corpus"
 	@echo "make clean  remove build products"
 
@@ -30,6 +35,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	@$(MAKE) --no-print-directory release-check
+	@$(MAKE) --no-print-directory sim-check
 
 # The optimizer can break what debug tests pass (it did once: a digest
 # written through a mistyped pointer was folded to zero). So the release
@@ -39,6 +45,34 @@ release-check: $(RELEASE_BENCH)
 	$(RELEASE_BENCH) feed-verify --entries 50000 --iterations 1 | tail -1
 	$(RELEASE_BENCH) restart --entries 20000 2>/dev/null | tail -1
 	@echo "release-check: 3 passed, 0 failed"
+
+# Every scenario over SIM_SEEDS seeds at a small size, each required to hold
+# every invariant; then the first seeds again, each run twice, to check that
+# a seed reproduces its trace exactly.
+sim-check: $(SIMULATE)
+	@for spec in $(SIM_SMALL); do \
+		scenario=$${spec%%:*}; flags=$$(echo $${spec#*:} | tr '=' ' '); \
+		start=$$(date +%s); \
+		$(SIMULATE) $$scenario --seed 1 --seeds $(SIM_SEEDS) $$flags --json > .build/sim-$$scenario.jsonl || \
+			{ echo "sim-check: $$scenario failed (see the violation and reproduce lines above)"; exit 1; }; \
+		ok=$$(grep -c '"ok":true' .build/sim-$$scenario.jsonl); \
+		$(SIMULATE) $$scenario --seed 1 --seeds 5 --repeat-runs 2 $$flags --json > /dev/null || \
+			{ echo "sim-check: $$scenario is not deterministic"; exit 1; }; \
+		echo "sim-check: $$scenario $$ok/$(SIM_SEEDS) seeds ok, traces reproduce ($$(( $$(date +%s) - start )) s)"; \
+	done
+
+# The closing-note sizes: W1 bootstrap at a million entries, convergence of
+# 64 nodes, 1000 nodes spreading entries, every attack.
+sim: $(SIMULATE)
+	$(SIMULATE) bootstrap --entries 1000000 --svg .build/bootstrap.svg
+	$(SIMULATE) convergence --nodes 64 --svg .build/convergence.svg
+	$(SIMULATE) churn --nodes 16
+	$(SIMULATE) byzantine --nodes 8
+	$(SIMULATE) scale --nodes 1000
+	$(SIMULATE) scale --nodes 100
+
+$(SIMULATE): deps $(shell find Sources Simulations -name '*.swift') Package.swift
+	$(SWIFT) build -c release --product simulate
 
 $(RELEASE_BENCH): deps $(shell find Sources Benchmarks -name '*.swift') Package.swift
 	$(SWIFT) build -c release --product sheaf-bench

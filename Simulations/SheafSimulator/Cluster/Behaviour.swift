@@ -19,7 +19,8 @@ public enum Behaviour: String, Hashable, Sendable, CaseIterable {
     case liar
     /// Sends undecodable and oversize frames.
     case garbage
-    /// Asks like everyone else but never serves entries, manifests or chunks.
+    /// Announces what it holds but never sends entries (neither gossip nor
+    /// ranges), manifests or chunks.
     case withholder
 
     public static var attacks: [Behaviour] { allCases.filter { $0 != .honest } }
@@ -49,7 +50,7 @@ extension SimPeer {
         guard behaviour == .withholder || behaviour == .liar, let message = try? WireCodec.decode(frame) else { return [frame] }
         switch (behaviour, message) {
         case (.withholder, .space(_, .sync(.range))), (.withholder, .space(_, .snapshot(.chunk))),
-             (.withholder, .space(_, .snapshot(.manifest))):
+             (.withholder, .space(_, .snapshot(.manifest))), (.withholder, .space(_, .broadcast(.gossip))):
             return []
         case (.liar, .space(let key, .snapshot(.offers))):
             guard let lie = byzantine.lie else { return [frame] }
@@ -101,7 +102,7 @@ extension SimPeer {
                                                                     after: anchor.seq, range: writer.bytes)))
             for peer in peers { _ = io.send(to: peer, WireCodec.encode(gossip)) }
         case .equivocator:
-            guard !byzantine.equivocated, byzantine.rounds >= 4, peers.count >= 2, let tip = try? await replica.storedTip(of: identity.publicKey) else { return }
+            guard !byzantine.equivocated, byzantine.rounds >= 16, peers.count >= 2, let tip = try? await replica.storedTip(of: identity.publicKey) else { return }
             byzantine.equivocated = true
             var first = FeedWriter(keyPair: identity, resumingAfter: tip, lamport: (host.core.storedFrontier(of: key)?.entryCount ?? 0) + 1)
             var second = first
@@ -119,7 +120,13 @@ extension SimPeer {
                 _ = io.send(to: peer, WireCodec.encode(message))
             }
         case .liar:
-            guard byzantine.lie == nil, var lie = replica.storedSnapshots.first else { return }
+            if let lie = byzantine.lie {
+                // Push the lie to the neighbours: it wants to be installed.
+                let offer = WireCodec.encode(.space(key, .snapshot(.offers([ProtocolNode.offer(for: lie)]))))
+                for peer in peers { _ = io.send(to: peer, offer) }
+                return
+            }
+            guard var lie = replica.storedSnapshots.first else { return }
             // Claim a frontier one entry short of what the state holds.
             guard let feed = lie.frontier.feeds.first(where: { lie.frontier.seq(of: $0) > 1 }),
                   let seq = Optional(lie.frontier.seq(of: feed) - 1),

@@ -64,7 +64,9 @@ func makeWriters(_ cluster: Cluster, count: Int, behaviours: [Int: Behaviour] = 
     var peers: [SimPeer] = []
     for index in 0..<count {
         let identity = index == 0 ? cluster.workload.genesis : cluster.keyPair(index)
-        let contacts = peers.isEmpty ? [] : [peers[cluster.sim.random { Int($0.next() % UInt64(peers.count)) }]]
+        // Everyone joins through an honest node: an attack must reach honest nodes to count.
+        let honest = peers.filter { $0.behaviour == .honest }
+        let contacts = honest.isEmpty ? [] : [honest[cluster.sim.random { Int($0.next() % UInt64(honest.count)) }]]
         peers.append(cluster.addPeer(identity: identity, contacts: contacts, behaviour: behaviours[index] ?? .honest))
     }
     return peers

@@ -67,6 +67,11 @@ func baseReport(_ scenario: Scenario, _ options: ScenarioOptions, _ cluster: Clu
     report["ok"] = .bool(ok)
     report["trace_hash"] = .string(cluster.sim.traceHash.hex)
     report["sim_seconds"] = .double(cluster.sim.now.seconds)
+    let stats = cluster.sim.stats
+    // Simulated seconds per wall second inside the event loop (set-up and
+    // the final checks excluded), and the events it processed.
+    report["loop_speed"] = .double(stats.speedup)
+    report["events"] = .int(stats.total.eventsProcessed)
     return report
 }
 
