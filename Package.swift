@@ -141,7 +141,8 @@ let package = Package(
         .testTarget(name: "SheafModelsTests", dependencies: ["SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SheafSnapshotsTests", dependencies: ["SheafTestSupport", "SheafSnapshots", "SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafCompression", "SheafFeeds", "SheafFiles", "SheafRandom", "CZstd", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SheafSimulatorTests", dependencies: ["SheafSimulator", "SheafProtocol", "SheafCrypto", "SheafRandom"]),
-        .testTarget(name: "SheafProtocolTests", dependencies: ["SheafProtocol", "SheafCodec", "SheafCrypto", "SheafFeeds", "SheafSnapshots", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
+        .testTarget(name: "SheafNodeTests", dependencies: ["SheafTestSupport", "SheafNode", "SheafProtocol", "SheafReplica", "SheafModels", "SheafFeeds", "SheafCrypto", "SheafCodec", "SheafFiles", "SheafRandom", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "SheafProtocolTests", dependencies: ["SheafProtocol", "SheafCodec", "SheafCollections", "SheafCrypto", "SheafFeeds", "SheafSnapshots", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -26,8 +26,9 @@ extension Replica {
     /// Entries of `feed` after `after`, ending at a stored signed head, for a
     /// peer to verify from its anchor at `after`. The range ends at the last
     /// signed head at or before `through` (or the first one after it, when
-    /// none is), and holds at most `maxEntries`. Nil if nothing after `after`
-    /// is held.
+    /// none is), and holds at most `maxEntries` unless the first batch after
+    /// `after` alone is larger: a batch is the smallest range that verifies,
+    /// so it goes whole. Nil if nothing after `after` is held.
     public func servableRange(of feed: PublicKey, after: UInt64, through: UInt64, maxEntries: Int) throws -> VerifiedBatch? {
         try checkOpen()
         let log = try self.log(feed)
@@ -37,7 +38,7 @@ extension Replica {
         }
         let heads = log.signedHeadSeqs
         let cap = after + UInt64(max(1, maxEntries))
-        let end = heads.last { $0 > after && $0 <= min(through, cap) } ?? heads.first { $0 > after && $0 <= cap }
+        let end = heads.last { $0 > after && $0 <= min(through, cap) } ?? heads.first { $0 > after }
         guard let end else { return nil }
         do { return try log.range(after: after, through: end) } catch let error as FeedLogError {
             throw ReplicaError(.feedLog(error))

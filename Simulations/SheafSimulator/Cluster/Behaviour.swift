@@ -71,6 +71,8 @@ extension SimPeer {
         return true
     }
 
+    static let equivocationStart = NodeTime(nanoseconds: 7_000_000_000)
+
     /// One round of the node's attack.
     func misbehave(_ io: SimIO) async {
         guard let host, let replica else { return }
@@ -102,7 +104,10 @@ extension SimPeer {
                                                                     after: anchor.seq, range: writer.bytes)))
             for peer in peers { _ = io.send(to: peer, WireCodec.encode(gossip)) }
         case .equivocator:
-            guard !byzantine.equivocated, byzantine.rounds >= 16, peers.count >= 2, let tip = try? await replica.storedTip(of: identity.publicKey) else { return }
+            // Only after the members' snapshots (6.5 s): a snapshot whose frontier
+            // spans a fork can be audited only by the nodes holding its side of
+            // it, so a lie told about it may go unnoticed by every honest node.
+            guard !byzantine.equivocated, io.now >= Self.equivocationStart, peers.count >= 2, let tip = try? await replica.storedTip(of: identity.publicKey) else { return }
             byzantine.equivocated = true
             var first = FeedWriter(keyPair: identity, resumingAfter: tip, lamport: (host.core.storedFrontier(of: key)?.entryCount ?? 0) + 1)
             var second = first

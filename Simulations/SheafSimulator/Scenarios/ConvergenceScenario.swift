@@ -58,16 +58,19 @@ struct ConvergenceScenario {
     }
 }
 
-/// Writer nodes: node 0 holds the genesis key; each joins through a random earlier node.
+/// Writer nodes: node 0 holds the genesis key; each joins through a random
+/// earlier node (an attacker, through a random earlier honest one).
 @MainActor
 func makeWriters(_ cluster: Cluster, count: Int, behaviours: [Int: Behaviour] = [:]) -> [SimPeer] {
     var peers: [SimPeer] = []
     for index in 0..<count {
         let identity = index == 0 ? cluster.workload.genesis : cluster.keyPair(index)
-        // Everyone joins through an honest node: an attack must reach honest nodes to count.
-        let honest = peers.filter { $0.behaviour == .honest }
-        let contacts = honest.isEmpty ? [] : [honest[cluster.sim.random { Int($0.next() % UInt64(honest.count)) }]]
-        peers.append(cluster.addPeer(identity: identity, contacts: contacts, behaviour: behaviours[index] ?? .honest))
+        // Attackers join through honest nodes: one that joined through another
+        // attacker could be banned by it before any honest node saw its attack.
+        let behaviour = behaviours[index] ?? .honest
+        let candidates = behaviour == .honest ? peers : peers.filter { $0.behaviour == .honest }
+        let contacts = candidates.isEmpty ? [] : [candidates[cluster.sim.random { Int($0.next() % UInt64(candidates.count)) }]]
+        peers.append(cluster.addPeer(identity: identity, contacts: contacts, behaviour: behaviour))
     }
     return peers
 }
