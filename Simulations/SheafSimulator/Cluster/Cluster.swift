@@ -92,6 +92,12 @@ import SheafWorkloads
         for peer in everyone where peer !== genesis { try await peer.openReplica().ingest(batch) }
     }
 
+    /// Opens every peer's replica before the run (set-up, outside the event
+    /// loop: a daemon opens its spaces before it serves them).
+    public func openReplicas() async throws {
+        for peer in peers { _ = try await peer.openReplica() }
+    }
+
     /// Whether every listed peer is up and stores the same, non-empty frontier.
     public func storedConverged(_ group: [SimPeer], excluding feeds: Set<PublicKey> = []) -> Bool {
         guard let first = group.first, first.isUp else { return false }

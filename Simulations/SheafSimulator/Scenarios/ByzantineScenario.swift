@@ -23,6 +23,7 @@ struct ByzantineScenario {
         // Admitted writers: the honest ones, and the attackers that need to be members to attack.
         let members = everyone.filter { [.honest, .equivocator, .liar, .withholder].contains($0.behaviour) }
         try await cluster.admit(members, genesis: everyone[0], everyone: everyone)
+        try await cluster.openReplicas()
         scheduleWrites(cluster, members.filter { $0.behaviour != .equivocator }, perNode: options.entries ?? 10, from: 0.5, until: 6)
         for peer in members {
             cluster.sim.at(NodeTime(seconds: 6.5)) { sim in

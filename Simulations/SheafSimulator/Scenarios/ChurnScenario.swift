@@ -16,6 +16,7 @@ struct ChurnScenario {
         defer { cluster.cleanUp() }
         let peers = makeWriters(cluster, count: count)
         try await cluster.admit(peers, genesis: peers[0], everyone: peers)
+        try await cluster.openReplicas()
         scheduleWrites(cluster, peers, perNode: writesPerNode, from: 0.5, until: 10)
 
         // A crash every second between 1 s and 9 s; each node comes back 0.5-2.5 s later.

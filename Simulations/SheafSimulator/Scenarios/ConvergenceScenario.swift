@@ -20,6 +20,7 @@ struct ConvergenceScenario {
         defer { cluster.cleanUp() }
         let peers = makeWriters(cluster, count: count)
         try await cluster.admit(peers, genesis: peers[0], everyone: peers)
+        try await cluster.openReplicas()
 
         // Writes spread over [0.5 s, 6 s); the network is split during [2 s, 6 s).
         let healAt = NodeTime(seconds: 6)

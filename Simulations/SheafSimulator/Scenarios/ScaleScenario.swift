@@ -27,6 +27,7 @@ struct ScaleScenario {
             let start = NodeTime(seconds: Double(index) * 10 / Double(count))
             peers.append(cluster.addPeer(identity: identity, contacts: contacts, startAt: start))
         }
+        try await cluster.openReplicas()
         let writer = peers[0]
         func publish(_ n: Int, at seconds: Double) {
             cluster.sim.at(NodeTime(seconds: seconds)) { sim in
