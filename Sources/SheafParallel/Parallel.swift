@@ -16,6 +16,27 @@ public enum Parallel {
         #endif
     }()
 
+    /// `body(range)` for up to `lanes` consecutive ranges that split
+    /// `0..<count`, each on its own thread; results in range order. For work
+    /// that folds a run of items into one value (a lane's part of a map).
+    @inlinable
+    public static func mapRanges<T: Sendable>(_ count: Int, lanes: Int, _ body: @Sendable (Range<Int>) -> T) -> [T] {
+        guard count > 0 else { return [] }
+        let used = max(1, min(lanes, count))
+        let per = (count + used - 1) / used
+        let ranges = stride(from: 0, to: count, by: per).map { $0..<min(count, $0 + per) }
+        if ranges.count == 1 { return [body(ranges[0])] }
+        return [T](unsafeUninitializedCapacity: ranges.count) { out, initialized in
+            // Each lane initialises its own slot of `out`;
+            // concurrentPerform returns only after every lane has finished.
+            nonisolated(unsafe) let base = out.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: ranges.count) { lane in
+                (base + lane).initialize(to: body(ranges[lane]))
+            }
+            initialized = ranges.count
+        }
+    }
+
     /// `body(&state, i)` for every `i` in `0..<count`, on up to `lanes`
     /// threads, results in index order. Each lane makes its own `state` (a
     /// reusable decompressor, say) with `makeState`, so state is never shared.
@@ -23,23 +44,11 @@ public enum Parallel {
     public static func map<State, T: Sendable>(
         _ count: Int, lanes: Int, makeState: @Sendable () -> State, _ body: @Sendable (inout State, Int) -> T
     ) -> [T] {
-        guard count > 0 else { return [] }
-        let used = max(1, min(lanes, count))
-        if used == 1 {
+        let runs = mapRanges(count, lanes: lanes) { range in
             var state = makeState()
-            return (0..<count).map { body(&state, $0) }
+            return range.map { body(&state, $0) }
         }
-        return [T](unsafeUninitializedCapacity: count) { out, initialized in
-            // Each lane initialises a disjoint slice of `out`;
-            // concurrentPerform returns only after every lane has finished.
-            nonisolated(unsafe) let base = out.baseAddress!
-            let per = (count + used - 1) / used
-            DispatchQueue.concurrentPerform(iterations: used) { lane in
-                var state = makeState()
-                for i in (lane * per)..<min(count, (lane + 1) * per) { (base + i).initialize(to: body(&state, i)) }
-            }
-            initialized = count
-        }
+        return runs.count == 1 ? runs[0] : Array(runs.joined())
     }
 
     /// `map` without per-lane state.
