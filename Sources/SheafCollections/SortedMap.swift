@@ -408,20 +408,20 @@ public struct SortedMap<Value: Sendable>: Sendable {
                 a.nextLeaf()
                 b.nextLeaf()
             }
-            switch (a.current, b.current) {
+            switch (a.key, b.key) {
             case (nil, nil):
                 return
             case (let x?, nil):
-                body(x.0, false); a.advance()
+                body(x, false); a.advance()
             case (nil, let y?):
-                body(y.0, false); b.advance()
+                body(y, false); b.advance()
             case (let x?, let y?):
-                if x.0 < y.0 {
-                    body(x.0, false); a.advance()
-                } else if y.0 < x.0 {
-                    body(y.0, false); b.advance()
+                if x < y {
+                    body(x, false); a.advance()
+                } else if y < x {
+                    body(y, false); b.advance()
                 } else {
-                    if !isEqual(x.1, y.1) { body(x.0, true) }
+                    if !a.valueEquals(b, isEqual) { body(x, true) }
                     a.advance(); b.advance()
                 }
             }
@@ -450,9 +450,18 @@ public struct SortedMap<Value: Sendable>: Sendable {
             if node.keys.isEmpty { nextLeaf() }
         }
 
-        var current: (RecordKey, Value)? {
+        var key: RecordKey? {
             guard let leaf, index < leaf.keys.count else { return nil }
-            return (leaf.keys[index], leaf.values[index])
+            return leaf.keys[index]
+        }
+
+        /// Whether the values under both cursors are equal, compared where
+        /// they lie (copying them out would count references of each part).
+        func valueEquals(_ other: LeafCursor, _ isEqual: (Value, Value) -> Bool) -> Bool {
+            guard let leaf, let otherLeaf = other.leaf else { return false }
+            return leaf.values.withUnsafeBufferPointer { a in
+                otherLeaf.values.withUnsafeBufferPointer { b in isEqual(a[index], b[other.index]) }
+            }
         }
 
         mutating func advance() {

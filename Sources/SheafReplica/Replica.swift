@@ -99,7 +99,7 @@ public actor Replica<M: Model> {
             if let recovery = logs[key]?.recovery { report.recoveries.append(recovery.description) }
         }
         // So is each log's first batch of entries after the snapshot.
-        let ahead = Task.detached { [logs] in readAhead(logs, after: manifests.first?.frontier) }
+        let ahead = readAhead(logs, after: manifests.first?.frontier)
 
         // Newest usable snapshot first.
         var damaged: [Hash] = []
@@ -130,7 +130,7 @@ public actor Replica<M: Model> {
 
         let replica = Replica(space: space, directory: directory, identity: identity, options: options, logger: logger,
                               feeds: feeds, snapshots: snapshots, core: core, last: last, report: report)
-        try await replica.finishOpening(logs: logs, damaged: damaged, ahead: await ahead.value)
+        try await replica.finishOpening(logs: logs, damaged: damaged, ahead: ahead)
         return replica
     }
 
@@ -226,8 +226,8 @@ public actor Replica<M: Model> {
     }
 
     /// The first batch replay will want from each log, after `frontier`:
-    /// read off the actor, while a snapshot loads. A log that fails here is
-    /// left out; replay reads it again and reports the failure.
+    /// read while a snapshot loads. A log that fails here is left out;
+    /// replay reads it again and reports the failure.
     private static func readAhead(_ logs: [PublicKey: FeedLog], after frontier: Frontier?) -> [PublicKey: [Entry]] {
         var batches: [PublicKey: [Entry]] = [:]
         for (key, log) in logs {

@@ -40,9 +40,11 @@ public enum SnapshotReader {
 
         // Decompress, hash, decode and check each leaf, in parallel.
         let boundaries = ChunkBoundaries(recordsPerChunk: recordsPerChunk)
-        let runs = Parallel.mapRanges(plan.count, lanes: min(workers, plan.count / 16 + 1, 8)) { range in
+        let runs = Parallel.mapRanges(plan.count, grain: decodeGrain, lanes: min(workers, 8),
+                                      makeState: { Zstd.Decompressor() }) { decompressor, range in
             Result { () throws(SnapshotError) -> DecodedRun<Record> in
-                try decodeRun(plan, range, from: source, boundaries: boundaries, decodeValue: decodeValue)
+                try decodeRun(plan, range, from: source, boundaries: boundaries, decompressor: decompressor,
+                              decodeValue: decodeValue)
             }
         }
         var records = SortedMap<Record>.Builder()
@@ -133,8 +135,12 @@ public enum SnapshotReader {
         var indexChunkSize: Int
     }
 
-    /// Leaves a lane fetches with one request: few reads, little memory held.
-    static var fetchBatch: Int { 64 }
+    /// Leaves a thread decodes as one run; threads take runs as they go.
+    static var decodeGrain: Int { 64 }
+
+    /// Leaves a thread fetches with one request: few reads, and buffers small
+    /// enough for the allocator to reuse (larger ones are mapped anew each time).
+    static var fetchBatch: Int { 16 }
 
     /// One lane's consecutive leaves: their records and their chunks.
     struct DecodedRun<Record: Sendable>: Sendable {
@@ -144,9 +150,8 @@ public enum SnapshotReader {
 
     private static func decodeRun<Record: Sendable>(
         _ plan: [LeafPlan], _ range: Range<Int>, from source: some ChunkSource, boundaries: ChunkBoundaries,
-        decodeValue: (inout ByteReader) throws(DecodingError) -> Record
+        decompressor: Zstd.Decompressor, decodeValue: (inout ByteReader) throws(DecodingError) -> Record
     ) throws(SnapshotError) -> DecodedRun<Record> {
-        let decompressor = Zstd.Decompressor()
         var run = DecodedRun(records: SortedMap<Record>.Builder(), leaves: [])
         run.leaves.reserveCapacity(range.count)
         for start in stride(from: range.lowerBound, to: range.upperBound, by: fetchBatch) {
