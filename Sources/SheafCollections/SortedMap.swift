@@ -76,6 +76,14 @@ public struct SortedMap<Value: Sendable>: Sendable {
             }
         }
 
+        /// Whether both nodes hold the very same keys buffer (a copy whose
+        /// keys were never changed), so their keys are equal at a glance.
+        func hasSameKeys(as other: Node) -> Bool {
+            keys.withUnsafeBufferPointer { a in
+                other.keys.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress && a.count == b.count }
+            }
+        }
+
         /// Swaps two values by moving them (no copies, no reference counting).
         @inlinable func swapValues(_ i: Int, _ j: Int) {
             values.withUnsafeMutableBufferPointer { $0.swapAt(i, j) }
@@ -403,8 +411,18 @@ public struct SortedMap<Value: Sendable>: Sendable {
         var a = LeafCursor(old.root)
         var b = LeafCursor(new.root)
         while true {
-            // Skip leaves the two versions share, when both cursors sit at their start.
-            while let la = a.leaf, let lb = b.leaf, la === lb, a.index == 0, b.index == 0 {
+            // Whole leaves at once while both cursors sit at a leaf's start:
+            // a leaf both versions share is skipped, and a copied leaf whose
+            // keys were left alone (values changed in place) needs no key
+            // comparisons.
+            while let la = a.leaf, let lb = b.leaf, a.index == 0, b.index == 0, la === lb || la.hasSameKeys(as: lb) {
+                if la !== lb {
+                    la.values.withUnsafeBufferPointer { old in
+                        lb.values.withUnsafeBufferPointer { new in
+                            for i in old.indices where !isEqual(old[i], new[i]) { body(lb.keys[i], true) }
+                        }
+                    }
+                }
                 a.nextLeaf()
                 b.nextLeaf()
             }
