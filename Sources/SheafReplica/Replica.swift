@@ -225,16 +225,22 @@ public actor Replica<M: Model> {
         return Int(deliveredCount - before)
     }
 
-    /// The first batch replay will want from each log, after `frontier`:
-    /// read while a snapshot loads. A log that fails here is left out;
-    /// replay reads it again and reports the failure.
+    /// Entries read ahead in all, so a node with many feeds holds no more.
+    static var readAheadLimit: UInt64 { 65_536 }
+
+    /// The first batch replay will want from each log after `frontier`, in
+    /// replay's order and up to `readAheadLimit`: read while a snapshot
+    /// loads. A log that fails here is left out; replay reads it again and
+    /// reports the failure.
     private static func readAhead(_ logs: [PublicKey: FeedLog], after frontier: Frontier?) -> [PublicKey: [Entry]] {
         var batches: [PublicKey: [Entry]] = [:]
-        for (key, log) in logs {
+        var budget = readAheadLimit
+        for (key, log) in logs.sorted(by: { $0.key < $1.key }) where budget > 0 {
             let next = (frontier?.seq(of: key) ?? 0) + 1
-            guard next <= log.length,
-                  let entries = try? log.entries(from: next, through: min(log.length, next + replayBatch - 1)) else { continue }
+            let through = min(log.length, next + min(replayBatch, budget) - 1)
+            guard next <= through, let entries = try? log.entries(from: next, through: through) else { continue }
             batches[key] = entries
+            budget -= UInt64(entries.count)
         }
         return batches
     }
