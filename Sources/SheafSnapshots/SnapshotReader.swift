@@ -27,9 +27,9 @@ extension ChunkSource {
 /// matches, keys ascend across chunks, chunk boundaries are the canonical
 /// ones, and the recomputed state root equals the manifest's.
 ///
-/// The index chunks are read first; then each of several lanes (threads)
-/// fetches and decodes its run of leaves straight into its part of the map,
-/// and the parts join in order.
+/// The index chunks are read first; then up to `workers` threads take runs
+/// of leaves in turn, fetching and decoding each run straight into its part
+/// of the map, and the parts join in order.
 public enum SnapshotReader {
     public static func loadMap<Record: Sendable>(
         _ manifest: SnapshotManifest, from source: some ChunkSource, recordsPerChunk: Int,
