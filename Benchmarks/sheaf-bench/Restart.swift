@@ -99,6 +99,9 @@ struct Restart: CheckedCommand {
         report.add("replay_s", replay.seconds)
         report.add("snapshot_s", fromSnapshot.seconds)
         report.add("speedup", replay.seconds / fromSnapshot.seconds)
+        report.add("snapshot_load_s", fromSnapshot.loadSeconds)
+        report.add("snapshot_tail_s", fromSnapshot.tailSeconds)
+        report.add("snapshot_root_s", fromSnapshot.rootSeconds)
         report.add("tail_entries", fromSnapshot.replayed)
         report.add("state_roots_equal", true)
         report.add("peak_rss_mb", fromSnapshot.peakRSS)
@@ -119,6 +122,10 @@ struct Restart: CheckedCommand {
         var replayed: Int
         var peakRSS: Double
         var source: String
+        /// The open's phases: loading the snapshot, replaying the tail, the state root.
+        var loadSeconds: Double
+        var tailSeconds: Double
+        var rootSeconds: Double
     }
 
     private func runChild(_ arguments: [String]) throws -> OpenResult {
@@ -135,9 +142,12 @@ struct Restart: CheckedCommand {
               let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
               let seconds = object["seconds"] as? Double, let root = object["root"] as? String,
               let delivered = object["delivered"] as? Int, let replayed = object["replayed"] as? Int,
-              let rss = object["peak_rss_mb"] as? Double, let source = object["source"] as? String
+              let rss = object["peak_rss_mb"] as? Double, let source = object["source"] as? String,
+              let load = object["load_s"] as? Double, let tail = object["replay_s"] as? Double,
+              let rootSeconds = object["root_s"] as? Double
         else { throw ValidationError("child \(arguments.joined(separator: " ")) failed") }
-        return OpenResult(seconds: seconds, root: root, delivered: UInt64(delivered), replayed: replayed, peakRSS: rss, source: source)
+        return OpenResult(seconds: seconds, root: root, delivered: UInt64(delivered), replayed: replayed, peakRSS: rss, source: source,
+                          loadSeconds: load, tailSeconds: tail, rootSeconds: rootSeconds)
     }
 }
 

@@ -47,26 +47,46 @@ public struct SortedMap<Value: Sendable>: Sendable {
 
         @inlinable func copy() -> Node { Node(keys: keys, values: values, children: children, count: count) }
 
+        // The searches read keys through one buffer pointer: indexing the
+        // array property itself costs an access check and a retain per probe.
+
         /// Index of the child whose range holds `key` (internal nodes).
         @inlinable func childIndex(for key: RecordKey) -> Int {
-            var lo = 0
-            var hi = keys.count - 1
-            while lo < hi {
-                let mid = (lo + hi + 1) / 2
-                if keys[mid] <= key { lo = mid } else { hi = mid - 1 }
+            keys.withUnsafeBufferPointer { keys in
+                var lo = 0
+                var hi = keys.count - 1
+                while lo < hi {
+                    let mid = (lo + hi + 1) / 2
+                    if keys[mid] <= key { lo = mid } else { hi = mid - 1 }
+                }
+                return lo
             }
-            return lo
         }
 
         /// Position of `key` in a leaf, or where it would go.
         @inlinable func leafSearch(_ key: RecordKey) -> (index: Int, found: Bool) {
-            var lo = 0
-            var hi = keys.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if keys[mid] < key { lo = mid + 1 } else { hi = mid }
+            keys.withUnsafeBufferPointer { keys in
+                var lo = 0
+                var hi = keys.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if keys[mid] < key { lo = mid + 1 } else { hi = mid }
+                }
+                return (lo, lo < keys.count && keys[lo] == key)
             }
-            return (lo, lo < keys.count && keys[lo] == key)
+        }
+
+        /// Whether both nodes hold the very same keys buffer (a copy whose
+        /// keys were never changed), so their keys are equal at a glance.
+        func hasSameKeys(as other: Node) -> Bool {
+            keys.withUnsafeBufferPointer { a in
+                other.keys.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress && a.count == b.count }
+            }
+        }
+
+        /// Swaps two values by moving them (no copies, no reference counting).
+        @inlinable func swapValues(_ i: Int, _ j: Int) {
+            values.withUnsafeMutableBufferPointer { $0.swapAt(i, j) }
         }
     }
 
@@ -198,86 +218,82 @@ public struct SortedMap<Value: Sendable>: Sendable {
     @discardableResult
     @inlinable
     public mutating func update<R>(_ key: RecordKey, _ body: (inout Value?) -> R) -> R {
-        guard root != nil, contains(key) else {
-            var value: Value? = nil
-            let result = body(&value)
-            if let value { set(key, value) }
-            return result
-        }
-        if !isKnownUniquelyReferenced(&root!) { root = root!.copy() }
-        var path: [(Node, Int)] = []
-        var node = root!
-        while !node.isLeaf {
-            let i = node.childIndex(for: key)
-            if !isKnownUniquelyReferenced(&node.children[i]) { node.children[i] = node.children[i].copy() }
-            path.append((node, i))
-            node = node.children[i]
-        }
-        let (i, _) = node.leafSearch(key)
-        var value: Value? = node.values.remove(at: i)
-        let result = body(&value)
-        if let value {
-            node.values.insert(value, at: i)
-            return result
-        }
-        // Removed: drop the key and fix counts and first keys up the path.
-        node.keys.remove(at: i)
-        node.count -= 1
-        var child = node
-        for (parent, j) in path.reversed() {
-            parent.count -= 1
-            if child.count == 0 {
-                parent.children.remove(at: j)
-                parent.keys.remove(at: j)
-            } else {
-                parent.keys[j] = child.keys[0]
+        if root != nil {
+            if !isKnownUniquelyReferenced(&root!) { root = root!.copy() }
+            if let outcome = Self.modify(key, in: root!, body) {
+                if outcome.removed { collapseRoot() }
+                return outcome.result
             }
-            child = parent
         }
-        if root!.count == 0 {
-            root = nil
-        } else if !root!.isLeaf && root!.children.count == 1 {
-            root = root!.children[0]
-        }
+        var value: Value? = nil
+        let result = body(&value)
+        if let value { set(key, value) }
         return result
+    }
+
+    /// Runs `body` on the record at `key` in the subtree of `node` (uniquely
+    /// referenced), copying shared nodes on the way down; nil if the key is
+    /// absent. Fixes counts and first keys on the way up if it was removed.
+    @inlinable
+    static func modify<R>(_ key: RecordKey, in node: Node,
+                                            _ body: (inout Value?) -> R) -> (result: R, removed: Bool)? {
+        if node.isLeaf {
+            let (i, found) = node.leafSearch(key)
+            guard found else { return nil }
+            // Move the value out in O(1): swap it to the end and pop it, so
+            // the leaf no longer holds a reference to its storage.
+            let last = node.values.count - 1
+            node.swapValues(i, last)
+            var value: Value? = node.values.removeLast()
+            let result = body(&value)
+            if let value {
+                node.values.append(value)
+                node.swapValues(i, last)
+                return (result, false)
+            }
+            // Removed: the former last value sits at i; put it back at the end.
+            if i < last { node.values.append(node.values.remove(at: i)) }
+            node.keys.remove(at: i)
+            node.count -= 1
+            return (result, true)
+        }
+        let i = node.childIndex(for: key)
+        if !isKnownUniquelyReferenced(&node.children[i]) { node.children[i] = node.children[i].copy() }
+        let child = node.children[i]
+        guard let outcome = modify(key, in: child, body) else { return nil }
+        if outcome.removed {
+            node.count -= 1
+            if child.count == 0 {
+                node.children.remove(at: i)
+                node.keys.remove(at: i)
+            } else {
+                node.keys[i] = child.keys[0]
+            }
+        }
+        return outcome
+    }
+
+    /// After a removal: drops an emptied root, and a root with one child.
+    @inlinable
+    mutating func collapseRoot() {
+        guard let node = root else { return }
+        if node.count == 0 {
+            root = nil
+        } else if !node.isLeaf && node.children.count == 1 {
+            root = node.children[0]
+        }
     }
 
     /// Removes `key`, returning its value.
     @discardableResult
     @inlinable
     public mutating func remove(_ key: RecordKey) -> Value? {
-        guard root != nil, self[key] != nil else { return nil }
-        if !isKnownUniquelyReferenced(&root!) { root = root!.copy() }
-        let old = Self.remove(key, from: root!)
-        if root!.count == 0 {
-            root = nil
-        } else if !root!.isLeaf && root!.children.count == 1 {
-            root = root!.children[0]
+        // Looked up first, so removing an absent key copies no shared node.
+        guard contains(key) else { return nil }
+        return update(key) { value in
+            defer { value = nil }
+            return value
         }
-        return old
-    }
-
-    @inlinable
-    @usableFromInline static func remove(_ key: RecordKey, from node: Node) -> Value? {
-        if node.isLeaf {
-            let (i, found) = node.leafSearch(key)
-            guard found else { return nil }
-            node.keys.remove(at: i)
-            node.count -= 1
-            return node.values.remove(at: i)
-        }
-        let i = node.childIndex(for: key)
-        if !isKnownUniquelyReferenced(&node.children[i]) { node.children[i] = node.children[i].copy() }
-        let child = node.children[i]
-        guard let old = remove(key, from: child) else { return nil }
-        node.count -= 1
-        if child.count == 0 {
-            node.children.remove(at: i)
-            node.keys.remove(at: i)
-        } else {
-            node.keys[i] = child.keys[0]
-        }
-        return old
     }
 
     // MARK: Bulk loading
@@ -285,22 +301,84 @@ public struct SortedMap<Value: Sendable>: Sendable {
     /// Builds a map from records already in strictly ascending key order, in
     /// O(n). Returns nil if the keys are not strictly ascending.
     public init?(sortedRecords records: [(RecordKey, Value)]) {
-        guard !records.isEmpty else { root = nil; return }
-        for i in 1..<records.count where !(records[i - 1].0 < records[i].0) { return nil }
-        let fill = Self.leafCapacity * 3 / 4
-        var level: [Node] = stride(from: 0, to: records.count, by: fill).map { start in
-            let slice = records[start..<min(records.count, start + fill)]
-            return Node(keys: slice.map(\.0), values: slice.map(\.1), children: [], count: slice.count)
+        var builder = Builder()
+        for (key, value) in records {
+            guard builder.append(key, value) else { return nil }
         }
-        let branchFill = Self.branchCapacity * 3 / 4
-        while level.count > 1 {
-            level = stride(from: 0, to: level.count, by: branchFill).map { start in
-                let group = Array(level[start..<min(level.count, start + branchFill)])
-                return Node(keys: group.map { $0.keys[0] }, values: [], children: group,
-                            count: group.reduce(0) { $0 + $1.count })
+        self = builder.build()
+    }
+
+    /// Builds a map in O(n) from records appended in strictly ascending key
+    /// order, straight into leaves (no intermediate array of records).
+    /// Builders of consecutive key ranges, filled on different threads, join
+    /// with `append(contentsOf:)`.
+    public struct Builder: Sendable {
+        @usableFromInline var leaves: [Node] = []
+        @usableFromInline var keys: [RecordKey] = []
+        @usableFromInline var values: [Value] = []
+
+        /// Records per leaf: room left for later inserts before a split.
+        @usableFromInline static var fill: Int { SortedMap.leafCapacity * 3 / 4 }
+
+        public init() {}
+
+        /// Records appended so far.
+        public var count: Int { leaves.reduce(keys.count) { $0 + $1.count } }
+
+        @usableFromInline var lastKey: RecordKey? { keys.last ?? leaves.last?.keys.last }
+
+        /// Appends a record; returns false (and appends nothing) unless its
+        /// key is above every key appended so far.
+        @inlinable
+        public mutating func append(_ key: RecordKey, _ value: Value) -> Bool {
+            if let last = lastKey, !(last < key) { return false }
+            if keys.isEmpty {
+                keys.reserveCapacity(Self.fill)
+                values.reserveCapacity(Self.fill)
             }
+            keys.append(key)
+            values.append(value)
+            if keys.count == Self.fill { closeLeaf() }
+            return true
         }
-        root = level[0]
+
+        /// Appends every record of `other`, whose keys must all be above
+        /// this builder's; returns false (and appends nothing) otherwise.
+        /// The leaf this builder was filling is closed as it is.
+        public mutating func append(contentsOf other: Builder) -> Bool {
+            if let last = lastKey, let first = other.leaves.first?.keys.first ?? other.keys.first, !(last < first) {
+                return false
+            }
+            closeLeaf()
+            leaves.append(contentsOf: other.leaves)
+            keys = other.keys
+            values = other.values
+            return true
+        }
+
+        @usableFromInline mutating func closeLeaf() {
+            guard !keys.isEmpty else { return }
+            leaves.append(Node(keys: keys, values: values, children: [], count: keys.count))
+            keys = []
+            values = []
+        }
+
+        /// The map of every record appended.
+        public consuming func build() -> SortedMap {
+            closeLeaf()
+            var level = leaves
+            let fill = SortedMap.branchCapacity * 3 / 4
+            while level.count > 1 {
+                level = stride(from: 0, to: level.count, by: fill).map { start in
+                    let group = Array(level[start..<min(level.count, start + fill)])
+                    return Node(keys: group.map { $0.keys[0] }, values: [], children: group,
+                                count: group.reduce(0) { $0 + $1.count })
+                }
+            }
+            var map = SortedMap()
+            map.root = level.first
+            return map
+        }
     }
 
     // MARK: Differences
@@ -311,30 +389,57 @@ public struct SortedMap<Value: Sendable>: Sendable {
     /// change, plus one step per leaf.
     public static func changedKeys(from old: SortedMap, to new: SortedMap,
                                    isEqual: (Value, Value) -> Bool) -> [RecordKey] {
-        if old.root === new.root { return [] }
+        var changed = [RecordKey]()
+        diff(from: old, to: new, isEqual: isEqual) { key, _ in changed.append(key) }
+        return changed
+    }
+
+    /// The keys `changedKeys` finds, split by whether the key is in both
+    /// versions (only its value changed) or in one of them.
+    public static func changes(from old: SortedMap, to new: SortedMap, isEqual: (Value, Value) -> Bool) -> KeyChanges {
+        var changes = KeyChanges()
+        diff(from: old, to: new, isEqual: isEqual) { key, inBoth in
+            if inBoth { changes.modified.append(key) } else { changes.addedOrRemoved.append(key) }
+        }
+        return changes
+    }
+
+    /// Calls `body(key, inBoth)` for each key whose record differs, in key order.
+    private static func diff(from old: SortedMap, to new: SortedMap, isEqual: (Value, Value) -> Bool,
+                             _ body: (RecordKey, _ inBoth: Bool) -> Void) {
+        if old.root === new.root { return }
         var a = LeafCursor(old.root)
         var b = LeafCursor(new.root)
-        var changed = [RecordKey]()
         while true {
-            // Skip leaves the two versions share, when both cursors sit at their start.
-            while let la = a.leaf, let lb = b.leaf, la === lb, a.index == 0, b.index == 0 {
+            // Whole leaves at once while both cursors sit at a leaf's start:
+            // a leaf both versions share is skipped, and a copied leaf whose
+            // keys were left alone (values changed in place) needs no key
+            // comparisons.
+            while let la = a.leaf, let lb = b.leaf, a.index == 0, b.index == 0, la === lb || la.hasSameKeys(as: lb) {
+                if la !== lb {
+                    la.values.withUnsafeBufferPointer { old in
+                        lb.values.withUnsafeBufferPointer { new in
+                            for i in old.indices where !isEqual(old[i], new[i]) { body(lb.keys[i], true) }
+                        }
+                    }
+                }
                 a.nextLeaf()
                 b.nextLeaf()
             }
-            switch (a.current, b.current) {
+            switch (a.key, b.key) {
             case (nil, nil):
-                return changed
+                return
             case (let x?, nil):
-                changed.append(x.0); a.advance()
+                body(x, false); a.advance()
             case (nil, let y?):
-                changed.append(y.0); b.advance()
+                body(y, false); b.advance()
             case (let x?, let y?):
-                if x.0 < y.0 {
-                    changed.append(x.0); a.advance()
-                } else if y.0 < x.0 {
-                    changed.append(y.0); b.advance()
+                if x < y {
+                    body(x, false); a.advance()
+                } else if y < x {
+                    body(y, false); b.advance()
                 } else {
-                    if !isEqual(x.1, y.1) { changed.append(x.0) }
+                    if !a.valueEquals(b, isEqual) { body(x, true) }
                     a.advance(); b.advance()
                 }
             }
@@ -363,9 +468,18 @@ public struct SortedMap<Value: Sendable>: Sendable {
             if node.keys.isEmpty { nextLeaf() }
         }
 
-        var current: (RecordKey, Value)? {
+        var key: RecordKey? {
             guard let leaf, index < leaf.keys.count else { return nil }
-            return (leaf.keys[index], leaf.values[index])
+            return leaf.keys[index]
+        }
+
+        /// Whether the values under both cursors are equal, compared where
+        /// they lie (copying them out would count references of each part).
+        func valueEquals(_ other: LeafCursor, _ isEqual: (Value, Value) -> Bool) -> Bool {
+            guard let leaf, let otherLeaf = other.leaf else { return false }
+            return leaf.values.withUnsafeBufferPointer { a in
+                otherLeaf.values.withUnsafeBufferPointer { b in isEqual(a[index], b[other.index]) }
+            }
         }
 
         mutating func advance() {
@@ -392,5 +506,18 @@ extension SortedMap: Equatable where Value: Equatable {
         if a.root === b.root { return true }
         guard a.count == b.count else { return false }
         return changedKeys(from: a, to: b, isEqual: ==).isEmpty
+    }
+}
+
+/// How two versions of a map differ, by key, each list ascending.
+public struct KeyChanges: Hashable, Sendable {
+    /// Keys in both versions whose values differ.
+    public var modified: [RecordKey]
+    /// Keys in only one of the versions.
+    public var addedOrRemoved: [RecordKey]
+
+    public init(modified: [RecordKey] = [], addedOrRemoved: [RecordKey] = []) {
+        self.modified = modified
+        self.addedOrRemoved = addedOrRemoved
     }
 }

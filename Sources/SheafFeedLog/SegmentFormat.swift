@@ -113,16 +113,10 @@ struct SegmentIndex: Equatable {
         }
         let entryCount = Int(try reader.readUInt32("index.entries"))
         guard entryCount <= reader.remaining / 4 else { throw DecodingError(.truncated, at: reader.offset, field: "index.entries") }
-        var offsets = [UInt32]()
-        offsets.reserveCapacity(entryCount)
-        var last: UInt32?
-        for _ in 0..<entryCount {
-            let offset = try reader.readUInt32("index.offset")
-            guard UInt64(offset) >= UInt64(SegmentHeader.size), UInt64(offset) < covered, last.map({ $0 < offset }) ?? true else {
-                throw DecodingError(.invalidValue, at: reader.offset - 4, field: "index.offset")
-            }
-            offsets.append(offset)
-            last = offset
+        let offsetBytes = try reader.readRange("index.offsets", count: entryCount * 4)
+        let offsets = littleEndianWords(bytes, offsetBytes)
+        if let bad = firstMisplaced(offsets, covered: covered) {
+            throw DecodingError(.invalidValue, at: offsetBytes.lowerBound + 4 * bad, field: "index.offset")
         }
         let headCount = Int(try reader.readUInt32("index.heads"))
         guard headCount <= reader.remaining / 12 else { throw DecodingError(.truncated, at: reader.offset, field: "index.heads") }
@@ -139,6 +133,33 @@ struct SegmentIndex: Equatable {
         let lamport = try reader.readUInt64("index.lamport")
         try reader.expectEnd("index")
         return SegmentIndex(baseSeq: base, coveredBytes: covered, entryOffsets: offsets, heads: heads, lastLamport: lamport)
+    }
+
+    /// `bytes[range]` as little-endian u32s, read in one pass (an index
+    /// holds one per entry: a million for a large feed).
+    private static func littleEndianWords(_ bytes: [UInt8], _ range: Range<Int>) -> [UInt32] {
+        let count = range.count / 4
+        return [UInt32](unsafeUninitializedCapacity: count) { out, initialized in
+            bytes.withUnsafeBytes { raw in
+                for i in 0..<count {
+                    out[i] = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: range.lowerBound + 4 * i, as: UInt32.self))
+                }
+            }
+            initialized = count
+        }
+    }
+
+    /// The first frame offset that is not after the header, inside the
+    /// covered prefix and above the one before it; nil if all are.
+    private static func firstMisplaced(_ offsets: [UInt32], covered: UInt64) -> Int? {
+        offsets.withUnsafeBufferPointer { offsets in
+            var floor = UInt64(SegmentHeader.size)
+            for (i, offset) in offsets.enumerated() {
+                guard UInt64(offset) >= floor, UInt64(offset) < covered else { return i }
+                floor = UInt64(offset) + 1
+            }
+            return nil
+        }
     }
 }
 

@@ -21,17 +21,9 @@ public enum FieldValue: Hashable, Sendable {
         case (.bool(let x), .bool(let y)): x == y
         case (.int(let x), .int(let y)): x == y
         case (.double(let x), .double(let y)): x.bitPattern == y.bitPattern
-        case (.string(let x), .string(let y)): Self.sameBytes(x, y)
+        case (.string(let x), .string(let y)): UTF8Bytes.compare(x, y) == 0
         case (.bytes(let x), .bytes(let y)): x == y
         default: false
-        }
-    }
-
-    /// UTF-8 byte equality (not Unicode canonical equivalence), by memcmp.
-    static func sameBytes(_ a: String, _ b: String) -> Bool {
-        var a = a, b = b
-        return a.withUTF8 { x in
-            b.withUTF8 { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) }
         }
     }
 
@@ -41,7 +33,7 @@ public enum FieldValue: Hashable, Sendable {
         case .bool(let b): hasher.combine(1); hasher.combine(b)
         case .int(let i): hasher.combine(2); hasher.combine(i)
         case .double(let d): hasher.combine(3); hasher.combine(d.bitPattern)
-        case .string(let s): hasher.combine(4); for byte in s.utf8 { hasher.combine(byte) }
+        case .string(let s): hasher.combine(4); UTF8Bytes.hash(s, into: &hasher)
         case .bytes(let b): hasher.combine(5); hasher.combine(b)
         }
     }
@@ -72,16 +64,47 @@ public enum FieldValue: Hashable, Sendable {
             return .double(Double(bitPattern: try reader.readUInt64("field.double")))
         case 4:
             // Straight from the buffer: one allocation, for the String itself.
-            let count = try reader.readCount("field.string", limit: maxBytes)
-            let range = try reader.readRange("field.string", count: count)
-            guard let s = String(validating: reader.buffer[range], as: UTF8.self) else {
-                throw DecodingError(.invalidValue, at: offset + 1, field: "field.string", detail: "not UTF-8")
-            }
-            return .string(s)
+            return .string(try readString(&reader, "field.string", limit: maxBytes))
         case 5:
             return .bytes(try reader.readLengthPrefixed("field.bytes", limit: maxBytes))
         default:
             throw DecodingError(.invalidValue, at: offset, field: "field.type")
+        }
+    }
+}
+
+/// Strings as their UTF-8 bytes: the order, equality and hash of field
+/// names and values, and checked decoding.
+enum UTF8Bytes {
+    /// memcmp order of the UTF-8 bytes, a proper prefix first: <0, 0 or >0.
+    static func compare(_ a: String, _ b: String) -> Int {
+        var a = a, b = b
+        return a.withUTF8 { x in b.withUTF8 { y in compare(x, y) } }
+    }
+
+    static func compare(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Int {
+        // The same storage (values copied, not rewritten) needs no look inside.
+        if x.baseAddress == y.baseAddress { return x.count - y.count }
+        if let p = x.baseAddress, let q = y.baseAddress {
+            let c = memcmp(p, q, min(x.count, y.count))
+            if c != 0 { return Int(c) }
+        }
+        return x.count - y.count
+    }
+
+    static func hash(_ s: String, into hasher: inout Swift.Hasher) {
+        var s = s
+        s.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The text of `buffer[range]`, or nil if it is not valid UTF-8.
+    /// Decoding repairs invalid input, so bytes that come back unchanged were
+    /// valid (and `String(validating:)` is slower: it takes a generic path).
+    static func string(_ buffer: [UInt8], _ range: Range<Int>) -> String? {
+        buffer.withUnsafeBufferPointer { all in
+            let bytes = UnsafeBufferPointer(rebasing: all[range])
+            var string = String(decoding: bytes, as: UTF8.self)
+            return string.withUTF8 { compare($0, bytes) == 0 } ? string : nil
         }
     }
 }

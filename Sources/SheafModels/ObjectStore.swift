@@ -17,13 +17,19 @@ public struct Register<Value: Hashable & Sendable>: Hashable, Sendable {
 
 /// A field name. Ordered and compared by UTF-8 bytes, never by Unicode
 /// canonical equivalence, so the encoding of a record is one byte string.
+///
+/// Held as a `String`, which keeps a name of up to 15 bytes inline: decoding
+/// one allocates nothing, and comparing one follows no pointer.
 public struct FieldName: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public let bytes: [UInt8]
-    public init(_ name: String) { bytes = Array(name.utf8) }
-    init(bytes: [UInt8]) { self.bytes = bytes }
-    public var string: String { String(decoding: bytes, as: UTF8.self) }
+    public let string: String
+    public init(_ name: String) { string = name }
+    /// `bytes` must be valid UTF-8 (decoders check it first).
+    init(bytes: [UInt8]) { string = String(decoding: bytes, as: UTF8.self) }
+    public var bytes: [UInt8] { Array(string.utf8) }
     public var description: String { string }
-    public static func < (a: FieldName, b: FieldName) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+    public static func == (a: FieldName, b: FieldName) -> Bool { UTF8Bytes.compare(a.string, b.string) == 0 }
+    public static func < (a: FieldName, b: FieldName) -> Bool { UTF8Bytes.compare(a.string, b.string) < 0 }
+    public func hash(into hasher: inout Swift.Hasher) { UTF8Bytes.hash(string, into: &hasher) }
 }
 
 /// One object of the object store, with the metadata that makes it converge.
@@ -33,47 +39,47 @@ public struct ObjectRecord: Hashable, Sendable {
     /// Parent object id (UTF-8 bytes), for hierarchy.
     public var parent: Register<[UInt8]?>?
     /// Fields in name (byte) order; each its own register, so concurrent
-    /// writes to different fields both survive.
-    public var fields: [(name: FieldName, register: Register<FieldValue>)]
+    /// writes to different fields both survive. (Equal records that share
+    /// this buffer, as versions of a state do, compare equal at a glance.)
+    public var fields: [Field]
+
+    /// One named field.
+    public struct Field: Hashable, Sendable {
+        public var name: FieldName
+        public var register: Register<FieldValue>
+
+        public init(name: FieldName, register: Register<FieldValue>) {
+            self.name = name
+            self.register = register
+        }
+    }
 
     /// The state before any op: not alive, older than every real write, so
     /// any op merged into it gives the same record whatever the order.
     static let absent = ObjectRecord(alive: Register(value: false, stamp: .zero), parent: nil, fields: [])
 
-    public static func == (a: ObjectRecord, b: ObjectRecord) -> Bool {
-        a.alive == b.alive && a.parent == b.parent && a.fields.count == b.fields.count
-            && zip(a.fields, b.fields).allSatisfy { $0.name == $1.name && $0.register == $1.register }
-    }
-
-    public func hash(into hasher: inout Swift.Hasher) {
-        hasher.combine(alive)
-        hasher.combine(parent)
-        for field in fields { hasher.combine(field.name); hasher.combine(field.register) }
-    }
-
     /// Position of the field named `name`, if present.
     func index(of name: FieldName) -> Int? {
+        let (index, found) = search(name)
+        return found ? index : nil
+    }
+
+    /// Where the field named `name` is, or would go.
+    private func search(_ name: FieldName) -> (index: Int, found: Bool) {
         var lo = 0
         var hi = fields.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if fields[mid].name < name { lo = mid + 1 } else { hi = mid }
         }
-        return lo < fields.count && fields[lo].name == name ? lo : nil
+        return (lo, lo < fields.count && fields[lo].name == name)
     }
 
     /// Merges a write into the named field; returns whether it changed anything.
     mutating func merge(_ name: FieldName, _ candidate: Register<FieldValue>) -> Bool {
-        var lo = 0
-        var hi = fields.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if fields[mid].name < name { lo = mid + 1 } else { hi = mid }
-        }
-        if lo < fields.count && fields[lo].name == name {
-            return fields[lo].register.merge(candidate)
-        }
-        fields.insert((name, candidate), at: lo)
+        let (index, found) = search(name)
+        if found { return fields[index].register.merge(candidate) }
+        fields.insert(Field(name: name, register: candidate), at: index)
         return true
     }
 }
@@ -142,7 +148,7 @@ public struct ObjectStore: SnapshotModel {
                 writer.writeLengthPrefixed(Array(id.utf8))
                 writer.writeVarint(UInt64(fields.count))
                 for (name, value) in fields.map({ (FieldName($0.key), $0.value) }).sorted(by: { $0.0 < $1.0 }) {
-                    writer.writeLengthPrefixed(name.bytes)
+                    writer.writeLengthPrefixed(name.string.utf8)
                     value.encode(into: &writer)
                 }
             case .delete(let id):
@@ -179,7 +185,7 @@ public struct ObjectStore: SnapshotModel {
                 fields.reserveCapacity(count)
                 for _ in 0..<count {
                     let offset = reader.offset
-                    let name = FieldName(bytes: try readUTF8(&reader, "op.field.name", limit: maxFieldNameBytes))
+                    let name = FieldName(try readString(&reader, "op.field.name", limit: maxFieldNameBytes))
                     if let last = fields.last?.0, !(last < name) {
                         throw DecodingError(.notCanonical, at: offset, field: "op.field.name", detail: "names must ascend")
                     }
@@ -215,19 +221,22 @@ public struct ObjectStore: SnapshotModel {
             let changed = records.update(key) { slot -> Bool in
                 // Take the record out of the slot so it is uniquely referenced.
                 var changed = slot == nil
-                var record = slot ?? .absent
-                slot = nil
+                var record = slot.take() ?? .absent
                 if record.alive.merge(Register(value: true, stamp: stamp)) { changed = true }
+                // Names are kept only when the object may overflow and drop some again.
+                let mayOverflow = record.fields.count + fields.count > Self.maxFieldsPerObject
+                var mergedAny = false
                 var merged = [FieldName]()
                 for (name, value) in fields where record.merge(name, Register(value: value, stamp: stamp)) {
-                    merged.append(name)
+                    mergedAny = true
+                    if mayOverflow { merged.append(name) }
                 }
                 if record.fields.count > Self.maxFieldsPerObject {
                     record.fields.removeLast(record.fields.count - Self.maxFieldsPerObject)
                 }
                 // A merged field that was dropped again changed nothing; one
                 // that stayed changed the record (and any field it pushed out).
-                if merged.contains(where: { record.index(of: $0) != nil }) { changed = true }
+                if mayOverflow ? merged.contains(where: { record.index(of: $0) != nil }) : mergedAny { changed = true }
                 slot = record
                 return changed
             }
@@ -237,8 +246,7 @@ public struct ObjectStore: SnapshotModel {
             let key = Self.key(id)
             let changed = records.update(key) { slot -> Bool in
                 let existed = slot != nil
-                var record = slot ?? .absent
-                slot = nil
+                var record = slot.take() ?? .absent
                 let changed = record.alive.merge(Register(value: false, stamp: stamp)) || !existed
                 slot = record
                 return changed
@@ -249,8 +257,7 @@ public struct ObjectStore: SnapshotModel {
             guard parent != id else { return .ignored(reason: "object cannot be its own parent") }
             let key = Self.key(id)
             let old: [UInt8]?? = records.update(key) { slot -> [UInt8]?? in
-                var record = slot ?? .absent
-                slot = nil
+                var record = slot.take() ?? .absent
                 let candidate = Register<[UInt8]?>(value: parent, stamp: stamp)
                 let previous = record.parent?.value
                 if var existing = record.parent {
@@ -318,7 +325,13 @@ public struct ObjectStore: SnapshotModel {
         return n
     }
 
-    static func key(_ id: [UInt8]) -> RecordKey { RecordKey([UInt8(ascii: "o")] + id) }
+    static func key(_ id: [UInt8]) -> RecordKey {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(id.count + 1)
+        bytes.append(UInt8(ascii: "o"))
+        bytes.append(contentsOf: id)
+        return RecordKey(bytes)
+    }
 
     static func childKey(parent: [UInt8], child: [UInt8]) -> RecordKey {
         var writer = ByteWriter()
@@ -354,7 +367,7 @@ public struct ObjectStore: SnapshotModel {
         }
         writer.writeVarint(UInt64(record.fields.count))
         for field in record.fields {
-            writer.writeLengthPrefixed(field.name.bytes)
+            writer.writeLengthPrefixed(field.name.string.utf8)
             field.register.value.encode(into: &writer)
             field.register.stamp.encode(into: &writer)
         }
@@ -376,16 +389,16 @@ public struct ObjectStore: SnapshotModel {
         default: throw DecodingError(.invalidValue, at: parentOffset, field: "object.parent")
         }
         let count = try reader.readCount("object.fields", limit: maxFieldsPerObject, minElementSize: 35)
-        var fields = [(name: FieldName, register: Register<FieldValue>)]()
+        var fields = [ObjectRecord.Field]()
         fields.reserveCapacity(count)
         for _ in 0..<count {
             let offset = reader.offset
-            let name = FieldName(bytes: try readUTF8(&reader, "object.field.name", limit: maxFieldNameBytes))
+            let name = FieldName(try readString(&reader, "object.field.name", limit: maxFieldNameBytes))
             if let last = fields.last?.name, !(last < name) {
                 throw DecodingError(.notCanonical, at: offset, field: "object.field.name", detail: "names must ascend")
             }
             let value = try FieldValue.decode(&reader)
-            fields.append((name, Register(value: value, stamp: try Stamp.decode(&reader))))
+            fields.append(ObjectRecord.Field(name: name, register: Register(value: value, stamp: try Stamp.decode(&reader))))
         }
         return ObjectRecord(alive: alive, parent: parent, fields: fields)
     }
@@ -394,14 +407,19 @@ public struct ObjectStore: SnapshotModel {
 /// Length-prefixed bytes that must be valid UTF-8.
 func readUTF8(_ reader: inout ByteReader, _ field: String, limit: Int) throws(DecodingError) -> [UInt8] {
     let offset = reader.offset
-    let raw = try reader.readLengthPrefixed(field, limit: limit)
-    guard String(validating: raw, as: UTF8.self) != nil else {
+    let range = try reader.readRange(field, count: try reader.readCount(field, limit: limit))
+    guard UTF8Bytes.string(reader.buffer, range) != nil else {
         throw DecodingError(.invalidValue, at: offset, field: field, detail: "not UTF-8")
     }
-    return raw
+    return Array(reader.buffer[range])
 }
 
-/// A length-prefixed UTF-8 string.
+/// A length-prefixed UTF-8 string, straight from the buffer.
 func readString(_ reader: inout ByteReader, _ field: String, limit: Int) throws(DecodingError) -> String {
-    String(decoding: try readUTF8(&reader, field, limit: limit), as: UTF8.self)
+    let offset = reader.offset
+    let range = try reader.readRange(field, count: try reader.readCount(field, limit: limit))
+    guard let string = UTF8Bytes.string(reader.buffer, range) else {
+        throw DecodingError(.invalidValue, at: offset, field: field, detail: "not UTF-8")
+    }
+    return string
 }

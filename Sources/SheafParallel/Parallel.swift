@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -16,35 +17,49 @@ public enum Parallel {
         #endif
     }()
 
-    /// `body(&state, i)` for every `i` in `0..<count`, on up to `lanes`
-    /// threads, results in index order. Each lane makes its own `state` (a
-    /// reusable decompressor, say) with `makeState`, so state is never shared.
+    /// `body(&state, range)` for consecutive ranges of at most `grain`
+    /// indices that cover `0..<count`, results in range order. Up to `lanes`
+    /// threads each take the next range as they finish one, so a thread that
+    /// shares its core with other work simply does fewer. Each thread makes
+    /// its own `state` (a reusable decompressor, say) with `makeState`, so
+    /// state is never shared. For work that folds a run of items into one
+    /// value (its part of a map, say).
     @inlinable
-    public static func map<State, T: Sendable>(
-        _ count: Int, lanes: Int, makeState: @Sendable () -> State, _ body: @Sendable (inout State, Int) -> T
+    public static func mapRanges<State, T: Sendable>(
+        _ count: Int, grain: Int, lanes: Int, makeState: @Sendable () -> State,
+        _ body: @Sendable (inout State, Range<Int>) -> T
     ) -> [T] {
         guard count > 0 else { return [] }
-        let used = max(1, min(lanes, count))
-        if used == 1 {
+        let grain = max(1, grain)
+        let pieces = (count + grain - 1) / grain
+        let range: @Sendable (Int) -> Range<Int> = { piece in (piece * grain)..<min(count, (piece + 1) * grain) }
+        let threads = max(1, min(lanes, pieces))
+        if threads == 1 {
             var state = makeState()
-            return (0..<count).map { body(&state, $0) }
+            return (0..<pieces).map { body(&state, range($0)) }
         }
-        return [T](unsafeUninitializedCapacity: count) { out, initialized in
-            // Each lane initialises a disjoint slice of `out`;
-            // concurrentPerform returns only after every lane has finished.
+        return [T](unsafeUninitializedCapacity: pieces) { out, initialized in
+            // Each piece is taken once and initialises its own slot of `out`;
+            // concurrentPerform returns only after every thread has finished.
             nonisolated(unsafe) let base = out.baseAddress!
-            let per = (count + used - 1) / used
-            DispatchQueue.concurrentPerform(iterations: used) { lane in
+            let next = Atomic<Int>(0)
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
                 var state = makeState()
-                for i in (lane * per)..<min(count, (lane + 1) * per) { (base + i).initialize(to: body(&state, i)) }
+                while case let piece = next.add(1, ordering: .relaxed).oldValue, piece < pieces {
+                    (base + piece).initialize(to: body(&state, range(piece)))
+                }
             }
-            initialized = count
+            initialized = pieces
         }
     }
 
-    /// `map` without per-lane state.
+    /// `body(i)` for every `i` in `0..<count`, on up to `lanes` threads,
+    /// results in index order.
     @inlinable
     public static func map<T: Sendable>(_ count: Int, lanes: Int, _ body: @Sendable (Int) -> T) -> [T] {
-        map(count, lanes: lanes, makeState: {}) { _, i in body(i) }
+        // A few pieces per thread keep the threads busy to the end.
+        let grain = (count + 4 * max(1, lanes) - 1) / (4 * max(1, lanes))
+        let runs = mapRanges(count, grain: grain, lanes: lanes, makeState: {}) { _, range in range.map(body) }
+        return runs.count == 1 ? runs[0] : Array(runs.joined())
     }
 }

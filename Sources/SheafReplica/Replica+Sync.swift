@@ -124,7 +124,7 @@ extension Replica {
             }
             try snapshots.commit(pack, manifest: manifest)
         } catch { throw ReplicaError(.snapshot(error)) }
-        let loaded: (core: ReplicaCore<M>, last: LastSnapshot?)
+        let loaded: Loader.Loaded<M>
         do {
             loaded = try Loader.load(manifest, as: M.self, store: snapshots, space: space, trusted: [manifest.signer], logs: logs)
         } catch {

@@ -77,22 +77,51 @@ public actor Replica<M: Model> {
         var last: LastSnapshot?
         let stored: [PublicKey]
         do { stored = try feeds.storedFeeds() } catch { throw ReplicaError(.feedLog(error)) }
-        var logs: [PublicKey: FeedLog] = [:]
-        for key in stored {
-            do { logs[key] = try feeds.log(key) } catch { throw ReplicaError(.feedLog(error)) }
-            if let recovery = logs[key]?.recovery { report.recoveries.append(recovery.description) }
-        }
 
-        // Newest usable snapshot first.
+        // The newest snapshot is read and decoded while the logs open; the
+        // checks against the logs still come before it is used.
         let clock = ContinuousClock()
         let loadStart = clock.now
-        var damaged: [Hash] = []
+        let manifests = snapshots.manifests
+        // Its own snapshots, and those it installed from peers after its
+        // trust policy accepted them (snapshots/INSTALLED).
         let installed = InstalledSnapshots.read(directory: directory)
-        for manifest in snapshots.manifests {
+        let trustedSigners = { (manifest: SnapshotManifest) -> Set<PublicKey> in
+            installed.contains(manifest.id.hex) ? [space, identity.publicKey, manifest.signer] : [space, identity.publicKey]
+        }
+        let early = manifests.first.map { manifest in
+            let trusted = trustedSigners(manifest)
+            return Task.detached { () throws -> Loader.Loaded<M> in
+                try Loader.check(manifest, as: M.self, space: space, trusted: trusted, logs: nil)
+                return try Loader.decode(manifest, as: M.self, store: snapshots, space: space)
+            }
+        }
+        var logs: [PublicKey: FeedLog] = [:]
+        for key in stored {
+            do { logs[key] = try feeds.log(key) } catch {
+                _ = await early?.result
+                throw ReplicaError(.feedLog(error))
+            }
+            if let recovery = logs[key]?.recovery { report.recoveries.append(recovery.description) }
+        }
+        // So is each log's first batch of entries after the snapshot.
+        let ahead = readAhead(logs, after: manifests.first?.frontier)
+
+        // Newest usable snapshot first.
+        var damaged: [Hash] = []
+        for manifest in manifests {
             do {
-                var trusted: Set = [space, identity.publicKey]
-                if installed.contains(manifest.id.hex) { trusted.insert(manifest.signer) }
-                let loaded = try Loader.load(manifest, as: M.self, store: snapshots, space: space, trusted: trusted, logs: logs)
+                let loaded: Loader.Loaded<M>
+                let trusted = trustedSigners(manifest)
+                if manifest.id == manifests.first?.id, let early {
+                    do { try Loader.check(manifest, as: M.self, space: space, trusted: trusted, logs: logs) } catch {
+                        _ = await early.result
+                        throw error
+                    }
+                    loaded = try await early.value
+                } else {
+                    loaded = try Loader.load(manifest, as: M.self, store: snapshots, space: space, trusted: trusted, logs: logs)
+                }
                 core = loaded.core
                 last = loaded.last
                 report.source = .snapshot(id: manifest.id.hex, entries: manifest.frontier.entryCount)
@@ -108,7 +137,7 @@ public actor Replica<M: Model> {
 
         let replica = Replica(space: space, directory: directory, identity: identity, options: options, logger: logger,
                               feeds: feeds, snapshots: snapshots, core: core, last: last, report: report)
-        try await replica.finishOpening(logs: logs, damaged: damaged)
+        try await replica.finishOpening(logs: logs, damaged: damaged, ahead: ahead)
         return replica
     }
 
@@ -130,8 +159,9 @@ public actor Replica<M: Model> {
         maxLamport = 0
     }
 
-    /// Replays the tail from the logs and resumes this node's writer.
-    private func finishOpening(logs: [PublicKey: FeedLog], damaged: [Hash]) throws {
+    /// Replays the tail from the logs (starting with the batches read
+    /// ahead) and resumes this node's writer.
+    private func finishOpening(logs: [PublicKey: FeedLog], damaged: [Hash], ahead: [PublicKey: [Entry]]) throws {
         // The clock must cover what a loaded snapshot holds, as it would after
         // a full replay: the Lamport time of each admitted feed's last
         // delivered entry (the tail replayed below raises it further).
@@ -142,7 +172,7 @@ public actor Replica<M: Model> {
         }
         let clock = ContinuousClock()
         let start = clock.now
-        let replayed = try replay(logs: logs)
+        let replayed = try replay(logs: logs, ahead: ahead)
         startup.replayed = replayed
         startup.replayDuration = clock.now - start
         // The state is whole without the snapshots whose stored chunks are
@@ -176,16 +206,22 @@ public actor Replica<M: Model> {
         }
     }
 
-    /// Feeds the logs' entries after what the core holds through causal delivery.
-    func replay(logs: [PublicKey: FeedLog]) throws -> Int {
+    /// Entries replay reads from a log at a time.
+    static var replayBatch: UInt64 { 4096 }
+
+    /// Feeds the logs' entries after what the core holds through causal
+    /// delivery. A batch read `ahead` is used where it starts at the next seq.
+    func replay(logs: [PublicKey: FeedLog], ahead: [PublicKey: [Entry]] = [:]) throws -> Int {
         let before = deliveredCount
+        var ahead = ahead
         var progress = true
         while progress {
             progress = false
             for (key, log) in logs.sorted(by: { $0.key < $1.key }) {
                 let next = queuedSeq(key) + 1
                 guard next <= log.length else { continue }
-                let entries = try stored(log, from: next, through: min(log.length, next + 4095))
+                let entries = try ahead.removeValue(forKey: key).flatMap { $0.first?.seq == next ? $0 : nil }
+                    ?? stored(log, from: next, through: min(log.length, next + Self.replayBatch - 1))
                 do { try enqueue(entries) } catch {
                     // Full: what fit is queued; other feeds may free room.
                     if case .notContiguous = error { throw ReplicaError(.notContiguous) }
@@ -194,6 +230,26 @@ public actor Replica<M: Model> {
             }
         }
         return Int(deliveredCount - before)
+    }
+
+    /// Entries read ahead in all, so a node with many feeds holds no more.
+    static var readAheadLimit: UInt64 { 65_536 }
+
+    /// The first batch replay will want from each log after `frontier`, in
+    /// replay's order and up to `readAheadLimit`: read while a snapshot
+    /// loads. A log that fails here is left out; replay reads it again and
+    /// reports the failure.
+    private static func readAhead(_ logs: [PublicKey: FeedLog], after frontier: Frontier?) -> [PublicKey: [Entry]] {
+        var batches: [PublicKey: [Entry]] = [:]
+        var budget = readAheadLimit
+        for (key, log) in logs.sorted(by: { $0.key < $1.key }) where budget > 0 {
+            let next = (frontier?.seq(of: key) ?? 0) + 1
+            let through = min(log.length, next + min(replayBatch, budget) - 1)
+            guard next <= through, let entries = try? log.entries(from: next, through: through) else { continue }
+            batches[key] = entries
+            budget -= UInt64(entries.count)
+        }
+        return batches
     }
 
     /// The last entry of `feed` that is delivered or waiting.

@@ -103,8 +103,8 @@ enum Builder {
             builder.workers = workers
             let built: BuiltSnapshot
             if let previous, let old = previous.records as? SortedMap<[UInt8]> {
-                let changed = SortedMap.changedKeys(from: old, to: core.ops, isEqual: ==)
-                built = try builder.build(core.ops, metadata: metadata, previous: previous.layout, changed: changed, into: &sink)
+                let changes = SortedMap.changes(from: old, to: core.ops, isEqual: ==)
+                built = try builder.build(core.ops, metadata: metadata, previous: previous.layout, changes: changes, into: &sink)
             } else {
                 built = try builder.build(core.ops, metadata: metadata, into: &sink)
             }
@@ -127,8 +127,8 @@ enum Builder {
         builder.workers = workers
         let built: BuiltSnapshot
         if let layout, let old = previous as? SortedMap<S.Record> {
-            let changed = SortedMap.changedKeys(from: old, to: model.records, isEqual: ==)
-            built = try builder.build(model.records, metadata: metadata, previous: layout, changed: changed, into: &sink)
+            let changes = SortedMap.changes(from: old, to: model.records, isEqual: ==)
+            built = try builder.build(model.records, metadata: metadata, previous: layout, changes: changes, into: &sink)
         } else {
             built = try builder.build(model.records, metadata: metadata, into: &sink)
         }
@@ -155,19 +155,39 @@ enum Loader {
         }
     }
 
+    /// A snapshot as loaded: the core it holds, and the base for the next one.
+    struct Loaded<M: Model>: Sendable {
+        var core: ReplicaCore<M>
+        var last: Replica<M>.LastSnapshot?
+    }
+
     static func load<M: Model>(_ manifest: SnapshotManifest, as model: M.Type, store: SnapshotStore, space: PublicKey, trusted: Set<PublicKey>,
-                               logs: [PublicKey: FeedLog]) throws -> (core: ReplicaCore<M>, last: Replica<M>.LastSnapshot?) {
+                               logs: [PublicKey: FeedLog]) throws -> Loaded<M> {
+        try check(manifest, as: M.self, space: space, trusted: trusted, logs: logs)
+        return try decode(manifest, as: M.self, store: store, space: space)
+    }
+
+    /// The cheap checks, in the order `load` makes them: the manifest is for
+    /// this space and model, signed by a trusted key, and (given the logs)
+    /// consistent with the local feeds.
+    static func check<M: Model>(_ manifest: SnapshotManifest, as model: M.Type, space: PublicKey, trusted: Set<PublicKey>,
+                                logs: [PublicKey: FeedLog]?) throws {
         guard manifest.space == space else { throw SnapshotError(.wrongSpace) }
         guard manifest.model == M.descriptor.name else { throw SnapshotError(.unsupportedModel("\(manifest.model)@\(manifest.modelVersion)")) }
         guard trusted.contains(manifest.signer) else { throw ReplicaError(.wrongSpace("snapshot signed by an untrusted key \(manifest.signer)")) }
         try manifest.verifySignature()
         for (key, anchor) in manifest.frontier.heads {
-            guard let log = logs[key], log.length >= anchor.seq, !log.isPruned(anchor.seq) || log.prunedAnchor?.seq == anchor.seq else { continue }
+            guard let log = logs?[key], log.length >= anchor.seq, !log.isPruned(anchor.seq) || log.prunedAnchor?.seq == anchor.seq else { continue }
             let hash = log.prunedAnchor?.seq == anchor.seq ? log.prunedAnchor?.hash : try log.hash(at: anchor.seq)
             guard hash == anchor.hash else {
                 throw ReplicaError(.wrongSpace("snapshot disagrees with the local log of \(key) at seq \(anchor.seq)"))
             }
         }
+    }
+
+    /// Reads, verifies and decodes the snapshot's content (the costly part).
+    static func decode<M: Model>(_ manifest: SnapshotManifest, as model: M.Type, store: SnapshotStore,
+                                 space: PublicKey) throws -> Loaded<M> {
         var core = ReplicaCore<M>(space: space)
         do {
             var reader = ByteReader(manifest.metadata)
@@ -187,23 +207,28 @@ enum Loader {
             core.model = model
             // An older encoding's chunks cannot seed incremental snapshots.
             let last = sameVersion ? Replica<M>.LastSnapshot(manifest: manifest, layout: layout, records: records) : nil
-            return (core, last)
+            return Loaded(core: core, last: last)
         case .entries:
             guard core.keepsOps, manifest.modelVersion <= M.descriptor.version else {
                 throw SnapshotError(.unsupportedModel("\(manifest.model)@\(manifest.modelVersion)"))
             }
-            let (records, layout) = try SnapshotReader.load(manifest, from: store, recordsPerChunk: Builder.opsPerChunk) {
+            let (ops, layout) = try SnapshotReader.loadMap(manifest, from: store, recordsPerChunk: Builder.opsPerChunk) {
                 (reader: inout ByteReader) throws(DecodingError) -> [UInt8] in
                 try reader.readLengthPrefixed("op", limit: FeedLimits.maxPayloadBytes)
             }
-            guard let ops = SortedMap(sortedRecords: records) else { throw SnapshotError(.inconsistent("ops out of order")) }
-            for (key, op) in records {
-                guard let context = ReplicaCore<M>.context(ofOpKey: key) else { throw SnapshotError(.inconsistent("bad op key")) }
+            var badKey = false
+            ops.forEach { key, op in
+                guard let context = ReplicaCore<M>.context(ofOpKey: key) else {
+                    badKey = true
+                    return false
+                }
                 _ = core.model.apply(op, context: context)
+                return true
             }
+            guard !badKey else { throw SnapshotError(.inconsistent("bad op key")) }
             core.ops = ops
             let last = sameVersion ? Replica<M>.LastSnapshot(manifest: manifest, layout: layout, records: ops) : nil
-            return (core, last)
+            return Loaded(core: core, last: last)
         }
     }
 
@@ -213,11 +238,10 @@ enum Loader {
             throw SnapshotError(.unsupportedModel("\(manifest.model)@\(manifest.modelVersion): this build loads versions \(S.loadableVersions)"))
         }
         let version = manifest.modelVersion
-        let (records, layout) = try SnapshotReader.load(manifest, from: store, recordsPerChunk: S.recordsPerChunk) {
+        let (map, layout) = try SnapshotReader.loadMap(manifest, from: store, recordsPerChunk: S.recordsPerChunk) {
             (reader: inout ByteReader) throws(DecodingError) -> S.Record in
             try S.decode(&reader, version: version)
         }
-        guard let map = SortedMap(sortedRecords: records) else { throw SnapshotError(.inconsistent("records out of order")) }
         return (try S(records: map) as Any, map as Any, layout)
     }
 }

@@ -64,6 +64,14 @@ public enum LeafEncoding {
         _ raw: [UInt8], decodeValue: (inout ByteReader) throws(DecodingError) -> Record,
         into records: inout [(RecordKey, Record)], after previous: RecordKey?
     ) throws(DecodingError) {
+        try forEachRecord(raw, after: previous, decodeValue: decodeValue) { records.append(($0, $1)) }
+    }
+
+    /// Decodes the records in order, handing each to `body` as it is read.
+    public static func forEachRecord<Record>(
+        _ raw: [UInt8], after previous: RecordKey? = nil, decodeValue: (inout ByteReader) throws(DecodingError) -> Record,
+        _ body: (RecordKey, Record) -> Void
+    ) throws(DecodingError) {
         var reader = ByteReader(raw)
         let count = try reader.readCount("leaf.count", limit: SnapshotLimits.maxRecordsPerChunk, minElementSize: 2)
         guard count > 0 else { throw DecodingError(.invalidValue, at: 0, field: "leaf.count", detail: "empty chunk") }
@@ -80,7 +88,7 @@ public enum LeafEncoding {
             var valueReader = ByteReader(raw, range: range)
             let value = try decodeValue(&valueReader)
             try valueReader.expectEnd("leaf.value")
-            records.append((key, value))
+            body(key, value)
         }
         try reader.expectEnd("leaf")
     }

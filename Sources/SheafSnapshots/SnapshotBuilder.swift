@@ -117,9 +117,38 @@ public struct SnapshotBuilder<Record: Sendable>: Sendable {
     /// only the chunk runs that hold `changed` keys.
     public func build<Sink: ChunkSink>(_ records: SortedMap<Record>, metadata: [UInt8], previous: ChunkLayout,
                                        changed: [RecordKey], into sink: inout Sink) throws(SnapshotError) -> BuiltSnapshot {
+        try build(records, metadata: metadata, previous: previous, changes: KeyChanges(addedOrRemoved: changed), into: &sink)
+    }
+
+    /// Builds from `previous` given how the records changed since (from
+    /// `SortedMap.changes`). Only added or removed keys can move cuts, so
+    /// only the runs around them are re-cut; a leaf whose records merely
+    /// changed value keeps its cut and is re-encoded as it stands.
+    public func build<Sink: ChunkSink>(_ records: SortedMap<Record>, metadata: [UInt8], previous: ChunkLayout,
+                                       changes: KeyChanges, into sink: inout Sink) throws(SnapshotError) -> BuiltSnapshot {
         guard !previous.leaves.isEmpty else { return try build(records, metadata: metadata, into: &sink) }
-        let old = previous.leaves
         // Phase 1: decide every cut from keys alone.
+        let recut = try recut(records, previous: previous, around: changes.addedOrRemoved)
+        let (slots, pending) = Self.reencode(recut.slots, recut.pending, holding: changes.modified)
+
+        // Phase 2: encode the new chunks in parallel.
+        let encoded = try encode(pending, from: records, into: &sink)
+        let leaves = slots.map { slot -> LeafChunk in
+            switch slot {
+            case .reuse(let leaf): leaf
+            case .fresh(let index): encoded.leaves[index]
+            }
+        }
+        return try finish(ChunkLayout(leaves: leaves, recordCount: UInt64(records.count)), metadata: metadata,
+                          encoded: pending.count, sink: &sink, startBytes: encoded.newBytes, startChunks: encoded.newChunks)
+    }
+
+    /// The previous layout with the runs of chunks holding `changed` keys
+    /// cut anew: each run starts after the natural boundary before its
+    /// first changed key and ends where a new cut meets an old natural one.
+    private func recut(_ records: SortedMap<Record>, previous: ChunkLayout,
+                       around changed: [RecordKey]) throws(SnapshotError) -> (slots: [LayoutSlot], pending: [PendingChunk]) {
+        let old = previous.leaves
         var slots = [LayoutSlot]()
         slots.reserveCapacity(old.count + 16)
         var pending = [PendingChunk]()
@@ -167,21 +196,42 @@ public struct SnapshotBuilder<Record: Sendable>: Sendable {
             }
         }
         for leaf in old[nextOld...] { slots.append(.reuse(leaf)) }
+        return (slots, pending)
+    }
 
-        // Phase 2: encode the new chunks in parallel.
-        let encoded = try encode(pending, from: records, into: &sink)
-        let leaves = slots.map { slot -> LeafChunk in
+    /// Marks for re-encoding, with the same cut, each kept leaf that holds a
+    /// `modified` key (its keys are unchanged, so its boundaries are too).
+    /// Chunks to encode are renumbered in key order, the order they are stored in.
+    private static func reencode(_ slots: [LayoutSlot], _ pending: [PendingChunk],
+                                 holding modified: [RecordKey]) -> (slots: [LayoutSlot], pending: [PendingChunk]) {
+        guard !modified.isEmpty else { return (slots, pending) }
+        var outSlots = [LayoutSlot]()
+        outSlots.reserveCapacity(slots.count)
+        var outPending = [PendingChunk]()
+        var m = 0
+        for slot in slots {
+            let chunk: PendingChunk?
             switch slot {
-            case .reuse(let leaf): leaf
-            case .fresh(let index): encoded.leaves[index]
+            case .fresh(let index):
+                chunk = pending[index]
+                while m < modified.count && modified[m] <= pending[index].lastKey { m += 1 }
+            case .reuse(let leaf):
+                let first = m
+                while m < modified.count && modified[m] <= leaf.lastKey { m += 1 }
+                chunk = m > first ? PendingChunk(leaf) : nil
+            }
+            if let chunk {
+                outSlots.append(.fresh(outPending.count))
+                outPending.append(chunk)
+            } else {
+                outSlots.append(slot)
             }
         }
-        return try finish(ChunkLayout(leaves: leaves, recordCount: UInt64(records.count)), metadata: metadata,
-                          encoded: pending.count, sink: &sink, startBytes: encoded.newBytes, startChunks: encoded.newChunks)
+        return (outSlots, outPending)
     }
 
     /// Chunks encoded and compressed per parallel round (bounds memory).
-    static var batchSize: Int { 1024 }
+    static var batchSize: Int { 256 }
 
     /// Encodes, hashes and (when the sink lacks them) compresses `pending`
     /// chunks on all cores, then hands new ones to the sink in order.
@@ -246,21 +296,23 @@ public struct SnapshotBuilder<Record: Sendable>: Sendable {
 
     /// The leaf bytes of one chunk: `varint n ‖ n × (key ‖ value)`.
     private func encodeChunk(_ chunk: PendingChunk, from records: SortedMap<Record>) throws(SnapshotError) -> [UInt8] {
-        var body = ByteWriter(capacity: chunk.count * 128)
+        var raw = ByteWriter(capacity: chunk.expectedBytes ?? chunk.count * 128)
+        raw.writeVarint(UInt64(chunk.count))
         var value = ByteWriter(capacity: 1024)
         var n = 0
+        var lastKey: RecordKey?
         records.forEach(from: chunk.firstKey) { key, record in
             value.removeAll()
             codec.encode(record, &value)
-            body.writeLengthPrefixed(key.bytes)
-            body.writeLengthPrefixed(value.bytes)
+            raw.writeLengthPrefixed(key.bytes)
+            raw.writeLengthPrefixed(value.bytes)
             n += 1
+            lastKey = key
             return n < chunk.count
         }
-        var raw = ByteWriter(capacity: body.count + 4)
-        raw.writeVarint(UInt64(n))
-        body.withUnsafeBytes { raw.writeRaw($0) }
-        guard n == chunk.count else { throw SnapshotError(.inconsistent("records changed while encoding")) }
+        guard n == chunk.count, lastKey == chunk.lastKey else {
+            throw SnapshotError(.inconsistent("records changed while encoding"))
+        }
         guard raw.count <= SnapshotLimits.maxChunkRawBytes else { throw SnapshotError(.overLimit("chunk of \(raw.count) bytes")) }
         return raw.bytes
     }
@@ -363,4 +415,16 @@ struct PendingChunk: Sendable {
     var count: Int
     var endsNaturally: Bool
     var endsIndexGroup: Bool
+    /// About how many bytes it will take, when known (to size the buffer once).
+    var expectedBytes: Int? = nil
+}
+
+extension PendingChunk {
+    /// The same cut as `leaf`, to encode again (its records' sizes may
+    /// change a little).
+    init(_ leaf: LeafChunk) {
+        self.init(firstKey: leaf.firstKey, lastKey: leaf.lastKey, count: leaf.recordCount,
+                  endsNaturally: leaf.endsNaturally, endsIndexGroup: leaf.endsIndexGroup,
+                  expectedBytes: leaf.rawSize + leaf.rawSize / 8)
+    }
 }

@@ -5,7 +5,8 @@ import SheafCrypto
 import SheafParallel
 
 /// Where a reader gets compressed chunks: the local store, or a download.
-public protocol ChunkSource {
+/// Readers fetch from several threads at once.
+public protocol ChunkSource: Sendable {
     /// The compressed bytes of `id`, or nil if not held. At most `limit` bytes.
     func compressedChunk(_ id: Hash, limit: Int) throws(SnapshotError) -> [UInt8]?
     /// Many chunks at once (a source may batch its reads); nil where not held.
@@ -26,34 +27,69 @@ extension ChunkSource {
 /// matches, keys ascend across chunks, chunk boundaries are the canonical
 /// ones, and the recomputed state root equals the manifest's.
 ///
-/// Chunks are read in order and then decoded on all cores: each leaf's
-/// checks are local to it, except key order across leaves, checked last.
+/// The index chunks are read first; then up to `workers` threads take runs
+/// of leaves in turn, fetching and decoding each run straight into its part
+/// of the map, and the parts join in order.
 public enum SnapshotReader {
+    public static func loadMap<Record: Sendable>(
+        _ manifest: SnapshotManifest, from source: some ChunkSource, recordsPerChunk: Int,
+        workers: Int = Parallel.processorCount,
+        decodeValue: @escaping @Sendable (inout ByteReader) throws(DecodingError) -> Record
+    ) throws(SnapshotError) -> (records: SortedMap<Record>, layout: ChunkLayout) {
+        let plan = try plan(manifest, from: source)
+
+        // Decompress, hash, decode and check each leaf, in parallel.
+        let boundaries = ChunkBoundaries(recordsPerChunk: recordsPerChunk)
+        let runs = Parallel.mapRanges(plan.count, grain: decodeGrain, lanes: min(workers, 8),
+                                      makeState: { Zstd.Decompressor() }) { decompressor, range in
+            Result { () throws(SnapshotError) -> DecodedRun<Record> in
+                try decodeRun(plan, range, from: source, boundaries: boundaries, decompressor: decompressor,
+                              decodeValue: decodeValue)
+            }
+        }
+        var records = SortedMap<Record>.Builder()
+        var leaves = [LeafChunk]()
+        leaves.reserveCapacity(plan.count)
+        for result in runs {
+            let run: DecodedRun<Record>
+            do { run = try result.get() } catch { throw error }
+            guard records.append(contentsOf: run.records) else { throw keysOutOfOrder }
+            leaves.append(contentsOf: run.leaves)
+        }
+        let map = records.build()
+        guard UInt64(map.count) == manifest.recordCount else {
+            throw SnapshotError(.inconsistent("manifest counts \(manifest.recordCount) records, chunks hold \(map.count)"))
+        }
+        try checkTotals(manifest, leaves)
+        return (map, ChunkLayout(leaves: leaves, recordCount: manifest.recordCount))
+    }
+
+    /// The records as an array in key order (for tools and tests).
     public static func load<Record: Sendable>(
         _ manifest: SnapshotManifest, from source: some ChunkSource, recordsPerChunk: Int,
         workers: Int = Parallel.processorCount,
         decodeValue: @escaping @Sendable (inout ByteReader) throws(DecodingError) -> Record
     ) throws(SnapshotError) -> (records: [(RecordKey, Record)], layout: ChunkLayout) {
-        let boundaries = ChunkBoundaries(recordsPerChunk: recordsPerChunk)
-        let decompressor = Zstd.Decompressor()
+        let (map, layout) = try loadMap(manifest, from: source, recordsPerChunk: recordsPerChunk, workers: workers,
+                                        decodeValue: decodeValue)
+        var records = [(RecordKey, Record)]()
+        records.reserveCapacity(map.count)
+        map.forEach { key, value in
+            records.append((key, value))
+            return true
+        }
+        return (records, layout)
+    }
 
-        // 1. Index chunks name the leaves; 2. leaves are fetched in order.
+    static let keysOutOfOrder = SnapshotError(.malformed(DecodingError(
+        .notCanonical, at: 0, field: "leaf.key", detail: "keys must ascend across chunks")))
+
+    /// The leaves, as the index chunks name them.
+    private static func plan(_ manifest: SnapshotManifest, from source: some ChunkSource) throws(SnapshotError) -> [LeafPlan] {
+        let decompressor = Zstd.Decompressor()
         var plan = [LeafPlan]()
         // Counts are signed but untrusted until checked: reserve modestly.
         plan.reserveCapacity(Int(min(manifest.leafCount, 1 << 14)))
-        var pending = [(entry: IndexEntry, last: Bool, size: Int)]()
-        func flush() throws(SnapshotError) {
-            guard !pending.isEmpty else { return }
-            for entry in pending.map(\.entry) where entry.compressedSize > SnapshotLimits.maxChunkCompressedBytes {
-                throw SnapshotError(.overLimit("chunk of \(entry.compressedSize) bytes"))
-            }
-            let fetched = try source.compressedChunks(pending.map { ($0.entry.id, $0.entry.compressedSize) })
-            for (item, compressed) in zip(pending, fetched) {
-                guard let compressed else { throw SnapshotError(.missingChunk(id: item.entry.id.hex)) }
-                plan.append(LeafPlan(entry: item.entry, compressed: compressed, lastInIndexChunk: item.last, indexChunkSize: item.size))
-            }
-            pending.removeAll(keepingCapacity: true)
-        }
         for ref in manifest.index {
             let raw = try fetch(ref.id, rawSize: ref.rawSize, compressedSize: ref.compressedSize, from: source,
                                 decompressor: decompressor)
@@ -63,38 +99,24 @@ public enum SnapshotReader {
                 throw SnapshotError(.inconsistent("index chunk lists \(entries.count) leaves, manifest says \(ref.leafCount)"))
             }
             for (position, entry) in entries.enumerated() {
-                guard UInt64(plan.count + pending.count) < manifest.leafCount else {
+                guard UInt64(plan.count) < manifest.leafCount else {
                     throw SnapshotError(.inconsistent("more leaves than the manifest says"))
                 }
-                pending.append((entry, position == entries.count - 1, entries.count))
+                guard entry.compressedSize <= SnapshotLimits.maxChunkCompressedBytes else {
+                    throw SnapshotError(.overLimit("chunk of \(entry.compressedSize) bytes"))
+                }
+                plan.append(LeafPlan(entry: entry, lastInIndexChunk: position == entries.count - 1, indexChunkSize: entries.count))
             }
-            if pending.count >= 4096 { try flush() }
         }
-        try flush()
         guard UInt64(plan.count) == manifest.leafCount else {
             throw SnapshotError(.inconsistent("manifest says \(manifest.leafCount) leaves, index lists \(plan.count)"))
         }
+        return plan
+    }
 
-        // 3. Decompress, hash, decode and check each leaf, in parallel.
-        let decoded = decodeLeaves(plan, boundaries: boundaries, workers: workers, decodeValue: decodeValue)
-        var records = [(RecordKey, Record)]()
-        records.reserveCapacity(Int(min(manifest.recordCount, 1 << 16)))
-        var leaves = [LeafChunk]()
-        leaves.reserveCapacity(plan.count)
-        for result in decoded {
-            let leaf: DecodedLeaf<Record>
-            do { leaf = try result.get() } catch { throw error }
-            // 4. Keys ascend across leaves.
-            if let last = records.last?.0, let first = leaf.records.first?.0, !(last < first) {
-                throw SnapshotError(.malformed(DecodingError(.notCanonical, at: 0, field: "leaf.key", detail: "keys must ascend across chunks")))
-            }
-            records.append(contentsOf: leaf.records)
-            leaves.append(leaf.chunk)
-        }
-        guard UInt64(records.count) == manifest.recordCount else {
-            throw SnapshotError(.inconsistent("manifest counts \(manifest.recordCount) records, chunks hold \(records.count)"))
-        }
-        // The signed byte totals are the chunks' (leaves, plus index chunks for compressed).
+    /// The signed byte totals are the chunks' (leaves, plus index chunks
+    /// for compressed), and the state root is theirs.
+    private static func checkTotals(_ manifest: SnapshotManifest, _ leaves: [LeafChunk]) throws(SnapshotError) {
         let rawBytes = leaves.reduce(UInt64(0)) { $0 + UInt64($1.rawSize) }
         let compressedBytes = leaves.reduce(UInt64(0)) { $0 + UInt64($1.compressedSize) }
             + manifest.index.reduce(UInt64(0)) { $0 + UInt64($1.compressedSize) }
@@ -105,63 +127,86 @@ public enum SnapshotReader {
                                      recordCount: manifest.recordCount,
                                      leaves: leaves.lazy.map { (id: $0.id, rawSize: $0.rawSize, recordCount: $0.recordCount) })
         guard root == manifest.stateRoot else { throw SnapshotError(.stateRootMismatch) }
-        return (records, ChunkLayout(leaves: leaves, recordCount: manifest.recordCount))
     }
 
     struct LeafPlan: Sendable {
         var entry: IndexEntry
-        var compressed: [UInt8]
         var lastInIndexChunk: Bool
         var indexChunkSize: Int
     }
 
-    struct DecodedLeaf<Record: Sendable>: Sendable {
-        var records: [(RecordKey, Record)]
-        var chunk: LeafChunk
+    /// Leaves a thread decodes as one run; threads take runs as they go.
+    static var decodeGrain: Int { 64 }
+
+    /// Leaves a thread fetches with one request: few reads, and buffers small
+    /// enough for the allocator to reuse (larger ones are mapped anew each time).
+    static var fetchBatch: Int { 16 }
+
+    /// One lane's consecutive leaves: their records and their chunks.
+    struct DecodedRun<Record: Sendable>: Sendable {
+        var records: SortedMap<Record>.Builder
+        var leaves: [LeafChunk]
     }
 
-    private static func decodeLeaves<Record: Sendable>(
-        _ plan: [LeafPlan], boundaries: ChunkBoundaries, workers: Int,
-        decodeValue: @escaping @Sendable (inout ByteReader) throws(DecodingError) -> Record
-    ) -> [Result<DecodedLeaf<Record>, SnapshotError>] {
-        let n = plan.count
-        return Parallel.map(n, lanes: min(workers, n / 16 + 1, 8), makeState: { Zstd.Decompressor() }) { decompressor, i in
-            Result { () throws(SnapshotError) -> DecodedLeaf<Record> in
-                try decodeLeaf(plan[i], isFinal: i == n - 1, boundaries: boundaries,
-                               decompressor: decompressor, decodeValue: decodeValue)
+    private static func decodeRun<Record: Sendable>(
+        _ plan: [LeafPlan], _ range: Range<Int>, from source: some ChunkSource, boundaries: ChunkBoundaries,
+        decompressor: Zstd.Decompressor, decodeValue: (inout ByteReader) throws(DecodingError) -> Record
+    ) throws(SnapshotError) -> DecodedRun<Record> {
+        var run = DecodedRun(records: SortedMap<Record>.Builder(), leaves: [])
+        run.leaves.reserveCapacity(range.count)
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: fetchBatch) {
+            let batch = start..<min(range.upperBound, start + fetchBatch)
+            let fetched = try source.compressedChunks(plan[batch].map { ($0.entry.id, $0.entry.compressedSize) })
+            for (i, compressed) in zip(batch, fetched) {
+                guard let compressed else { throw SnapshotError(.missingChunk(id: plan[i].entry.id.hex)) }
+                run.leaves.append(try decodeLeaf(plan[i], compressed, isFinal: i == plan.count - 1, boundaries: boundaries,
+                                                 decompressor: decompressor, decodeValue: decodeValue, into: &run.records))
             }
         }
+        return run
     }
 
+    /// Verifies and decodes one leaf into `records`, checking that its cuts
+    /// are the canonical ones.
     private static func decodeLeaf<Record: Sendable>(
-        _ plan: LeafPlan, isFinal: Bool, boundaries: ChunkBoundaries, decompressor: Zstd.Decompressor,
-        decodeValue: (inout ByteReader) throws(DecodingError) -> Record
-    ) throws(SnapshotError) -> DecodedLeaf<Record> {
+        _ plan: LeafPlan, _ compressed: [UInt8], isFinal: Bool, boundaries: ChunkBoundaries, decompressor: Zstd.Decompressor,
+        decodeValue: (inout ByteReader) throws(DecodingError) -> Record, into records: inout SortedMap<Record>.Builder
+    ) throws(SnapshotError) -> LeafChunk {
         let entry = plan.entry
-        let raw = try verify(plan.compressed, id: entry.id, rawSize: entry.rawSize, compressedSize: entry.compressedSize,
+        let raw = try verify(compressed, id: entry.id, rawSize: entry.rawSize, compressedSize: entry.compressedSize,
                              decompressor: decompressor)
-        var records = [(RecordKey, Record)]()
-        records.reserveCapacity(entry.recordCount)
-        do { try LeafEncoding.decode(raw, decodeValue: decodeValue, into: &records, after: nil) } catch {
+        var count = 0
+        var firstKey = RecordKey([])
+        var lastKey = RecordKey([])
+        var lastHash: UInt64 = 0
+        var naturalInside = false
+        var ascending = true
+        do {
+            try LeafEncoding.forEachRecord(raw, decodeValue: decodeValue) { key, value in
+                // A natural boundary may only end the leaf, not fall inside it.
+                if count > 0 && boundaries.isNatural(lastHash) { naturalInside = true }
+                if count == 0 { firstKey = key }
+                lastKey = key
+                lastHash = ChunkBoundaries.hash(key)
+                count += 1
+                if !records.append(key, value) { ascending = false }
+            }
+        } catch {
             throw SnapshotError(.malformed(error))
         }
-        guard records.count == entry.recordCount else {
-            throw SnapshotError(.inconsistent("leaf holds \(records.count) records, index says \(entry.recordCount)"))
+        guard count == entry.recordCount else {
+            throw SnapshotError(.inconsistent("leaf holds \(count) records, index says \(entry.recordCount)"))
         }
-        guard records.count <= boundaries.maxRecordsPerChunk else {
+        guard count <= boundaries.maxRecordsPerChunk else {
             throw SnapshotError(.inconsistent("leaf continues past the forced boundary"))
         }
         guard plan.indexChunkSize <= ChunkBoundaries.maxLeavesPerIndexGroup else {
             throw SnapshotError(.inconsistent("index chunk continues past a full group"))
         }
-        // Canonical cuts: no natural boundary before the last record, and the
-        // last record ends the chunk for a reason.
-        for j in 0..<(records.count - 1) where boundaries.isNatural(ChunkBoundaries.hash(records[j].0)) {
-            throw SnapshotError(.inconsistent("leaf continues past a natural boundary"))
-        }
-        let lastHash = ChunkBoundaries.hash(records[records.count - 1].0)
+        guard !naturalInside else { throw SnapshotError(.inconsistent("leaf continues past a natural boundary")) }
+        // The last record ends the chunk for a reason.
         let natural = boundaries.isNatural(lastHash)
-        guard natural || records.count == boundaries.maxRecordsPerChunk || isFinal else {
+        guard natural || count == boundaries.maxRecordsPerChunk || isFinal else {
             throw SnapshotError(.inconsistent("leaf ends without a boundary"))
         }
         let groupEnd = natural && boundaries.endsIndexGroup(lastHash)
@@ -169,10 +214,11 @@ public enum SnapshotReader {
         guard groupEnd == plan.lastInIndexChunk || (plan.lastInIndexChunk && (groupFull || isFinal)) else {
             throw SnapshotError(.inconsistent("index chunk does not end at a group boundary"))
         }
-        let chunk = LeafChunk(id: entry.id, rawSize: entry.rawSize, compressedSize: entry.compressedSize,
-                              recordCount: records.count, firstKey: records[0].0, lastKey: records[records.count - 1].0,
-                              endsNaturally: natural, endsIndexGroup: groupEnd)
-        return DecodedLeaf(records: records, chunk: chunk)
+        // Checked last, as leaves were checked before key order across them.
+        guard ascending else { throw keysOutOfOrder }
+        return LeafChunk(id: entry.id, rawSize: entry.rawSize, compressedSize: entry.compressedSize,
+                         recordCount: count, firstKey: firstKey, lastKey: lastKey,
+                         endsNaturally: natural, endsIndexGroup: groupEnd)
     }
 
     /// Fetches, size-checks, decompresses and hash-checks one chunk.

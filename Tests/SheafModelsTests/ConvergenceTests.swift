@@ -125,7 +125,7 @@ private func expectedObjectRecords(_ ops: [Written<ObjectStore.Op>]) throws -> S
         (RecordKey([UInt8(ascii: "o")] + id),
          ObjectRecord(alive: w.alive, parent: w.parent,
                       fields: w.fields.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
-                          .map { (name: $0.key, register: $0.value) }))
+                          .map { ObjectRecord.Field(name: $0.key, register: $0.value) }))
     }.sorted { referenceLess($0.0, $1.0) }
     return try #require(SortedMap(sortedRecords: records))
 }

@@ -47,9 +47,9 @@ struct FieldValueTests {
         // diff reports the change and the encodings differ.
         let stamp = Stamp(lamport: 1, feed: Writers.alice)
         let r1 = ObjectRecord(alive: Register(value: true, stamp: stamp), parent: nil,
-                              fields: [(FieldName("t"), Register(value: a, stamp: stamp))])
+                              fields: [.init(name: FieldName("t"), register: Register(value: a, stamp: stamp))])
         let r2 = ObjectRecord(alive: Register(value: true, stamp: stamp), parent: nil,
-                              fields: [(FieldName("t"), Register(value: b, stamp: stamp))])
+                              fields: [.init(name: FieldName("t"), register: Register(value: b, stamp: stamp))])
         #expect(r1 != r2)
         #expect(encoded(r1, as: ObjectStore.self) != encoded(r2, as: ObjectStore.self))
         var old = SortedMap<ObjectRecord>()
@@ -59,9 +59,9 @@ struct FieldValueTests {
         #expect(SortedMap.changedKeys(from: old, to: new, isEqual: ==) == [RecordKey("ox")])
         // Likewise for names.
         let n1 = ObjectRecord(alive: Register(value: true, stamp: stamp), parent: nil,
-                              fields: [(FieldName(precomposed), Register(value: .null, stamp: stamp))])
+                              fields: [.init(name: FieldName(precomposed), register: Register(value: .null, stamp: stamp))])
         let n2 = ObjectRecord(alive: Register(value: true, stamp: stamp), parent: nil,
-                              fields: [(FieldName(decomposed), Register(value: .null, stamp: stamp))])
+                              fields: [.init(name: FieldName(decomposed), register: Register(value: .null, stamp: stamp))])
         #expect(n1 != n2)
         #expect(encoded(n1, as: ObjectStore.self) != encoded(n2, as: ObjectStore.self))
     }

@@ -35,7 +35,7 @@ extension SplitMix64 {
         let count = manyFields && below(10) == 0 ? 64 + below(64) : below(8)
         for _ in 0..<count { names.insert(below(10) == 0 ? [] : identifier(maxBytes: ObjectStore.maxFieldNameBytes)) }
         let fields = names.sorted { $0.lexicographicallyPrecedes($1) }.map {
-            (name: FieldName(bytes: $0), register: Register(value: fieldValue(), stamp: stamp()))
+            ObjectRecord.Field(name: FieldName(bytes: $0), register: Register(value: fieldValue(), stamp: stamp()))
         }
         return ObjectRecord(alive: alive, parent: parent, fields: fields)
     }
@@ -108,8 +108,8 @@ struct RecordEncodingTests {
         // parent "p" at (3, k); fields "a" = int -1 (zigzag 1) at (4, k), "b" = bytes [9] at (5, k).
         let full = ObjectRecord(alive: Register(value: true, stamp: Stamp(lamport: 1, feed: k)),
                                 parent: Register(value: [0x70], stamp: Stamp(lamport: 3, feed: k)),
-                                fields: [(FieldName("a"), Register(value: .int(-1), stamp: Stamp(lamport: 4, feed: k))),
-                                         (FieldName("b"), Register(value: .bytes([9]), stamp: Stamp(lamport: 5, feed: k)))])
+                                fields: [.init(name: FieldName("a"), register: Register(value: .int(-1), stamp: Stamp(lamport: 4, feed: k))),
+                                         .init(name: FieldName("b"), register: Register(value: .bytes([9]), stamp: Stamp(lamport: 5, feed: k)))])
         let expected: [UInt8] = [1, 1] + kb + [2, 1, 0x70, 3] + kb + [2]
             + [1, 0x61, 2, 0x01, 4] + kb
             + [1, 0x62, 5, 1, 9, 5] + kb
@@ -122,7 +122,7 @@ struct RecordEncodingTests {
         let stamp = Stamp(lamport: 1, feed: Writers.alice)
         func record(_ names: [String]) -> ObjectRecord {
             ObjectRecord(alive: Register(value: true, stamp: stamp), parent: nil,
-                         fields: names.map { (FieldName($0), Register(value: .null, stamp: stamp)) })
+                         fields: names.map { .init(name: FieldName($0), register: Register(value: .null, stamp: stamp)) })
         }
         #expect(decodingError { () throws(DecodingError) in try decodeRecord(encode(record(["a", "b"]))) } == nil)
         for names in [["b", "a"], ["a", "a"], ["a", "c", "b"], ["ab", "a"], ["\u{E9}", "e\u{301}"], ["", ""]] {
