@@ -38,6 +38,9 @@ public struct NodeConfig: Sendable {
     public var scoring = ScoringConfig()
     /// How often a node compares frontiers with one random neighbour.
     public var antiEntropyInterval: Duration = .seconds(1)
+    /// One anti-entropy round in this many (on average) also compares
+    /// frontiers with a random passive-view peer.
+    public var passiveExchangeEvery = 4
     /// After entries arrive by anti-entropy, neighbours hear the new frontier
     /// this much later (batching what arrives meanwhile).
     public var frontierPushDelay: Duration = .milliseconds(100)

@@ -209,6 +209,15 @@ extension ProtocolNode {
                 sendSpace(.snapshot(.requestOffers), in: key, to: peer.node)
             }
         }
+        // Now and then, compare with a random passive peer as well: a
+        // partition can leave the active views in two separate halves that no
+        // failure will ever rejoin, and this bridges them.
+        let passive = spaces[key]!.overlay.passive
+        if !passive.isEmpty && rng.next() % UInt64(config.passiveExchangeEvery) == 0 {
+            let peer = passive[Int(rng.next() % UInt64(passive.count))]
+            spaces[key]!.lastFrontierSent[peer.node] = now
+            sendSpace(.sync(.frontier(spaces[key]!.stored)), in: key, to: peer)
+        }
         planRanges(in: key)
         if case .joining = spaces[key]?.phase { chunkCheck(in: key) }
     }
