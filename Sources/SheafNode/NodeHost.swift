@@ -81,27 +81,17 @@ public final class NodeHost<M: Model> {
     @discardableResult
     nonisolated(nonsending) public func append(_ ops: [[UInt8]], in key: DiscoveryKey) async throws -> UInt64 {
         guard let replica = replicas[key] else { throw ReplicaError(.closed) }
-        let before = try await replica.storedTip(of: identity.publicKey).seq
-        let seq = try await replica.append(ops)
-        try await announceOwnWrites(in: key, after: before, through: seq)
-        return seq
+        let batch = try await replica.appendBatch(ops)
+        await handle(.appended(key, batch))
+        return batch.head.seq
     }
 
     /// Admits a writer (genesis writer only) and broadcasts the control entry.
     nonisolated(nonsending) public func admit(_ writer: PublicKey, in key: DiscoveryKey) async throws {
         guard let replica = replicas[key] else { throw ReplicaError(.closed) }
-        let before = try await replica.storedTip(of: identity.publicKey).seq
-        try await replica.admit(writer)
-        let after = try await replica.storedTip(of: identity.publicKey).seq
-        try await announceOwnWrites(in: key, after: before, through: after)
-        await reportMembers(in: key)
-    }
-
-    nonisolated(nonsending) private func announceOwnWrites(in key: DiscoveryKey, after: UInt64, through: UInt64) async throws {
-        guard let replica = replicas[key], through > after,
-              let batch = try await replica.servableRange(of: identity.publicKey, after: after, through: through, maxEntries: Int(through - after))
-        else { return }
+        let batch = try await replica.admit(writer)
         await handle(.appended(key, batch))
+        if let input = await membersInput(in: key) { await handle(input) }
     }
 
     /// Takes a snapshot now and offers it to peers.
@@ -124,19 +114,17 @@ public final class NodeHost<M: Model> {
     nonisolated(nonsending) private func run(_ first: [NodeOutput]) async {
         var pending = first[...]
         while let output = pending.popFirst() {
-            if let input = await perform(output) {
+            for input in await perform(output) {
                 pending.append(contentsOf: core.handle(input, now: now))
             }
         }
     }
 
-    /// Carries out one output; returns the input that reports its outcome, if any.
-    nonisolated(nonsending) private func perform(_ output: NodeOutput) async -> NodeInput? {
+    /// Carries out one output; returns the inputs that report its outcome.
+    nonisolated(nonsending) private func perform(_ output: NodeOutput) async -> [NodeInput] {
         switch output {
-        case .send(_, let frame):
-            stats.framesSent += 1
-            stats.bytesSent += UInt64(frame.count)
-            outbox.append(output)
+        case .send(let peer, let frame):
+            emit(frame, to: peer)
         case .connect, .disconnect, .schedule, .event:
             outbox.append(output)
         case .ingest(let key, let batch):
@@ -152,13 +140,13 @@ public final class NodeHost<M: Model> {
         case .storeEvidence(let key, let evidence):
             storeEvidence(evidence, in: key)
         }
-        return nil
+        return []
     }
 
     // MARK: Storage effects
 
-    nonisolated(nonsending) private func ingest(_ batch: VerifiedBatch, in key: DiscoveryKey) async -> NodeInput? {
-        guard let replica = replicas[key] else { return nil }
+    nonisolated(nonsending) private func ingest(_ batch: VerifiedBatch, in key: DiscoveryKey) async -> [NodeInput] {
+        guard let replica = replicas[key] else { return [] }
         do {
             try await replica.ingest(batch)
             stats.entriesIngested += UInt64(batch.count)
@@ -166,10 +154,11 @@ public final class NodeHost<M: Model> {
         } catch {
             stats.ingestFailures += 1
             let tip = (try? await replica.storedTip(of: batch.feed)) ?? .genesis(of: batch.feed)
-            return .ingestFailed(key, feed: batch.feed, tip: tip, reason: "\(error)")
+            return [.ingestFailed(key, feed: batch.feed, tip: tip, reason: "\(error)")]
         }
-        if batch.feed == replica.space { return await membersInput(in: key) }
-        return nil
+        // Control entries of the genesis feed may change who the members are.
+        guard batch.feed == replica.space, let members = await membersInput(in: key) else { return [] }
+        return [members]
     }
 
     nonisolated(nonsending) private func membersInput(in key: DiscoveryKey) async -> NodeInput? {
@@ -178,10 +167,6 @@ public final class NodeHost<M: Model> {
         guard members != reportedMembers[key] else { return nil }
         reportedMembers[key] = members
         return .membersChanged(key, members)
-    }
-
-    nonisolated(nonsending) private func reportMembers(in key: DiscoveryKey) async {
-        if let input = await membersInput(in: key) { await handle(input) }
     }
 
     nonisolated(nonsending) private func serve(_ request: FeedRangeRequest, in key: DiscoveryKey, to peer: PublicKey, maxEntries: Int) async {
@@ -217,21 +202,22 @@ public final class NodeHost<M: Model> {
         }
     }
 
-    nonisolated(nonsending) private func install(_ manifest: SnapshotManifest, chunks: [Hash: DownloadedChunk], in key: DiscoveryKey) async -> NodeInput? {
-        guard let replica = replicas[key] else { return nil }
+    nonisolated(nonsending) private func install(_ manifest: SnapshotManifest, chunks: [Hash: DownloadedChunk], in key: DiscoveryKey) async -> [NodeInput] {
+        guard let replica = replicas[key] else { return [] }
         do {
             try await replica.install(manifest, chunks: chunks.mapValues { ($0.rawSize, $0.compressed) })
             stats.snapshotsInstalled += 1
         } catch {
-            return .installed(key, manifest: manifest.id, error: "\(error)")
+            return [.installed(key, manifest: manifest.id, error: "\(error)")]
         }
-        await run(core.handle(.installed(key, manifest: manifest.id, error: nil), now: now))
-        await run(core.handle(.snapshotsChanged(key, localSnapshots(replica)), now: now))
-        return await membersInput(in: key)
+        // The snapshot can now be offered, and its admissions make members.
+        var inputs: [NodeInput] = [.installed(key, manifest: manifest.id, error: nil), .snapshotsChanged(key, localSnapshots(replica))]
+        if let members = await membersInput(in: key) { inputs.append(members) }
+        return inputs
     }
 
-    nonisolated(nonsending) private func audit(_ manifest: SnapshotManifest, in key: DiscoveryKey) async -> NodeInput? {
-        guard let replica = replicas[key] else { return nil }
+    nonisolated(nonsending) private func audit(_ manifest: SnapshotManifest, in key: DiscoveryKey) async -> [NodeInput] {
+        guard let replica = replicas[key] else { return [] }
         stats.audits += 1
         let verdict: AuditVerdict
         var attestation: Attestation?
@@ -244,20 +230,22 @@ public final class NodeHost<M: Model> {
         case .inconsistent: verdict = .inconsistent
         case .cannotAudit: verdict = .cannotAudit
         }
-        return .audited(key, manifest: manifest, verdict: verdict, attestation: attestation)
+        return [.audited(key, manifest: manifest, verdict: verdict, attestation: attestation)]
     }
 
     private func storeEvidence(_ evidence: EvidenceMessage, in key: DiscoveryKey) {
         guard let replica = replicas[key] else { return }
         let bytes = WireCodec.encode(.space(key, .evidence(evidence)))
-        let name = Hash.of(bytes, domain: ProtocolDomains.trace).hex + ".evidence"
+        let name = Hash.of(bytes, domain: ProtocolDomains.evidence).hex + ".evidence"
         let directory = Path.join(replica.directory, "evidence")
         try? Directory.create(directory, durable: false)
         try? Directory.writeAtomically(bytes, to: Path.join(directory, name), durable: false)
     }
 
-    private func send(_ message: WireMessage, to peer: PublicKey) {
-        let frame = WireCodec.encode(message)
+    private func send(_ message: WireMessage, to peer: PublicKey) { emit(WireCodec.encode(message), to: peer) }
+
+    /// Every frame leaves through here, so the counters see each one once.
+    private func emit(_ frame: [UInt8], to peer: PublicKey) {
         stats.framesSent += 1
         stats.bytesSent += UInt64(frame.count)
         outbox.append(.send(to: peer, frame: frame))

@@ -114,7 +114,7 @@ extension Replica {
                 throw ReplicaError(.cannotInstall("the log of \(feed) stops at \(log.length), before the snapshot's \(anchor.seq)"))
             }
         }
-        for (feed, seq) in core.delivered where seq > manifest.frontier.seq(of: feed) && manifest.frontier[feed] == nil {
+        for (feed, seq) in core.delivered where seq > 0 && manifest.frontier[feed] == nil {
             throw ReplicaError(.cannotInstall("the replica holds entries of \(feed) the snapshot does not know"))
         }
         do {

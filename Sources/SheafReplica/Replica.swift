@@ -268,27 +268,31 @@ public actor Replica<M: Model> {
     /// Appends model ops to this node's feed as one signed batch; returns
     /// once durable and applied, with the last seq.
     @discardableResult
-    public func append(_ ops: [[UInt8]]) throws -> UInt64 {
-        try appendPayloads(ops.map { SpacePayload.model($0).encoded })
-    }
+    public func append(_ ops: [[UInt8]]) throws -> UInt64 { try appendBatch(ops).head.seq }
 
     @discardableResult
     public func append(_ op: [UInt8]) throws -> UInt64 { try append([op]) }
 
-    /// Admits a writer feed (genesis writer only).
-    public func admit(_ writer: PublicKey) throws {
-        guard feed == space else { throw ReplicaError(.notGenesisWriter) }
-        try appendPayloads([SpacePayload.admit(writer).encoded])
+    /// Like `append`, returning the signed batch itself, ready to broadcast.
+    public func appendBatch(_ ops: [[UInt8]]) throws -> VerifiedBatch {
+        try appendPayloads(ops.map { SpacePayload.model($0).encoded })
     }
 
-    /// Removes a writer feed (genesis writer only).
-    public func remove(_ writer: PublicKey) throws {
-        guard feed == space else { throw ReplicaError(.notGenesisWriter) }
-        try appendPayloads([SpacePayload.remove(writer).encoded])
-    }
-
+    /// Admits a writer feed (genesis writer only); returns the signed control entry.
     @discardableResult
-    private func appendPayloads(_ payloads: [[UInt8]]) throws -> UInt64 {
+    public func admit(_ writer: PublicKey) throws -> VerifiedBatch {
+        guard feed == space else { throw ReplicaError(.notGenesisWriter) }
+        return try appendPayloads([SpacePayload.admit(writer).encoded])
+    }
+
+    /// Removes a writer feed (genesis writer only); returns the signed control entry.
+    @discardableResult
+    public func remove(_ writer: PublicKey) throws -> VerifiedBatch {
+        guard feed == space else { throw ReplicaError(.notGenesisWriter) }
+        return try appendPayloads([SpacePayload.remove(writer).encoded])
+    }
+
+    private func appendPayloads(_ payloads: [[UInt8]]) throws -> VerifiedBatch {
         try checkOpen()
         guard feed == space || core.admission.isAdmitted(feed, asOf: core.deliveredSeq(space)) else {
             throw ReplicaError(.notAdmitted)
@@ -310,7 +314,7 @@ public actor Replica<M: Model> {
             throw ReplicaError(.feedLog(error))
         }
         try deliver(batch)
-        return batch.head.seq
+        return batch
     }
 
     /// Stores and applies a verified range of any feed (from a peer).

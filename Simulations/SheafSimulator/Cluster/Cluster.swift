@@ -101,6 +101,8 @@ import SheafWorkloads
     /// Whether every listed peer is up and stores the same, non-empty frontier.
     public func storedConverged(_ group: [SimPeer], excluding feeds: Set<PublicKey> = []) -> Bool {
         guard let first = group.first, first.isUp else { return false }
+        // Checked before every event: reject cheaply while the counts differ.
+        if feeds.isEmpty && group.contains(where: { $0.storedEntries != first.storedEntries }) { return false }
         let reference = first.storedFrontier.heads.filter { !feeds.contains($0.key) }
         guard !reference.isEmpty else { return false }
         return group.allSatisfy { $0.isUp && $0.storedFrontier.heads.filter { !feeds.contains($0.key) } == reference }
@@ -130,16 +132,24 @@ import SheafWorkloads
             violations.append("\(roots.count) different state roots at one frontier of \(frontier.entryCount) entries")
         }
         // No forged entry was ever stored.
-        for forged in monitor.forged {
-            for peer in honest {
-                if let hash = try? await peer.replica?.entryHash(of: forged.feed, at: forged.seq), hash == forged.hash {
-                    violations.append("node \(peer.node.map(String.init(describing:)) ?? "?") stored a forged entry \(forged.feed.hex.prefix(8))#\(forged.seq)")
-                }
-            }
-        }
+        for stored in await forgedEntriesStored(by: honest) { violations.append("stored a forged entry: \(stored)") }
         // No acknowledged write was lost, across crashes too.
         for peer in honest { violations.append(contentsOf: await lostWrites(peer).map { "acknowledged write lost: \($0)" }) }
         return violations
+    }
+
+    /// Forged entries (recorded by the forger) that a peer of `group` stores,
+    /// as `node: feed#seq`. Must stay empty: nothing unverified is stored.
+    public func forgedEntriesStored(by group: [SimPeer]) async -> [String] {
+        var found: [String] = []
+        for forged in monitor.forged {
+            for peer in group {
+                if let hash = try? await peer.replica?.entryHash(of: forged.feed, at: forged.seq), hash == forged.hash {
+                    found.append("\(peer.node.map(String.init(describing:)) ?? "?"): \(forged.feed.hex.prefix(8))#\(forged.seq)")
+                }
+            }
+        }
+        return found
     }
 
     /// Acknowledged writes of `peer` its own log no longer holds.

@@ -38,15 +38,24 @@ import SheafProtocol
     }
 
     public func forkDetected(_ feed: PublicKey) -> Bool {
-        reports.contains { if case .forkDetected(let f, _) = $0.event { return f == feed }; return false }
+        reports.contains { report in
+            guard case .forkDetected(let forked, _) = report.event else { return false }
+            return forked == feed
+        }
     }
 
     public func fraudDetected(_ signer: PublicKey) -> Bool {
-        reports.contains { if case .fraudDetected(let s, _) = $0.event { return s == signer }; return false }
+        reports.contains { report in
+            guard case .fraudDetected(let liar, _) = report.event else { return false }
+            return liar == signer
+        }
     }
 
     /// When a node first reported its space ready.
     public func readyTime(of node: SimNodeID) -> NodeTime? {
-        reports.first { $0.reporter == node && { if case .spaceReady = $0 { return true }; return false }($0.event) }?.time
+        reports.first { report in
+            guard report.reporter == node, case .spaceReady = report.event else { return false }
+            return true
+        }?.time
     }
 }

@@ -34,7 +34,8 @@ import SheafReplica
     let clock: VirtualClock
     private var timers: [UInt64: NodeTimer] = [:]
     private var nextToken: UInt64 = 1
-    private var lastRecorded: UInt64 = .max
+    /// Entries stored, as last recorded (a cheap summary of `storedFrontier`).
+    public private(set) var storedEntries: UInt64 = .max
     var byzantine = ByzantineState()
 
     public init(identity: KeyPair, directory: String, space: PublicKey, trust: TrustPolicy, contacts: [PeerAddress],
@@ -133,7 +134,8 @@ import SheafReplica
         timers = [:]
         // What a daemon keeps in its peers file: it rejoins through them.
         if let known = host?.core.knownPeers(of: key), !known.isEmpty {
-            contacts = Array((known + contacts).reduce(into: [PeerAddress]()) { list, peer in if !list.contains(peer) { list.append(peer) } }.prefix(16))
+            var seen = Set<PeerAddress>()
+            contacts = Array((known + contacts).filter { seen.insert($0).inserted }.prefix(16))
         }
         host = nil
         if let replica {
@@ -197,8 +199,8 @@ import SheafReplica
             }
         }
         let stored = host.core.storedFrontier(of: key)?.entryCount ?? 0
-        if stored != lastRecorded {
-            lastRecorded = stored
+        if stored != storedEntries {
+            storedEntries = stored
             io.record(metric: "entries", value: Double(stored))
         }
     }

@@ -196,8 +196,7 @@ public enum SimRunStatus: Hashable, Sendable {
         let started = ContinuousClock.now
         defer {
             running = false
-            let elapsed = (ContinuousClock.now - started).components
-            wallSeconds += Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
+            wallSeconds += (ContinuousClock.now - started).seconds
         }
         while true {
             if let stopWhen, stopWhen() { return .stopped }

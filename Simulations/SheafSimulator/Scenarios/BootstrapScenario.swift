@@ -68,7 +68,3 @@ struct BootstrapScenario {
                               svg: options.svg ? progressChart(cluster, title: "bootstrap: snapshot vs replay") : nil)
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -54,7 +54,7 @@ struct ByzantineScenario {
         for attacker in everyone where attacker.behaviour != .honest {
             if detected(attacker, cluster) { caught += 1 } else { undetected.append(attacker.behaviour.rawValue) }
         }
-        let badApplied = await forgedEntriesStored(cluster, group)
+        let badApplied = await cluster.forgedEntriesStored(by: group).count
         var violations = await cluster.checkInvariants(honest: group)
         if !undetected.isEmpty { violations.append("attacks not detected: \(undetected.joined(separator: ", "))") }
         if !converged { violations.append("honest nodes did not converge on the feeds that are not forked") }
@@ -81,15 +81,5 @@ struct ByzantineScenario {
         case .liar: return cluster.monitor.fraudDetected(key)
         default: return cluster.monitor.reported(key, for: attacker.behaviour.detectedAs)
         }
-    }
-
-    private func forgedEntriesStored(_ cluster: Cluster, _ group: [SimPeer]) async -> Int {
-        var count = 0
-        for forged in cluster.monitor.forged {
-            for peer in group {
-                if let hash = try? await peer.replica?.entryHash(of: forged.feed, at: forged.seq), hash == forged.hash { count += 1 }
-            }
-        }
-        return count
     }
 }

@@ -53,7 +53,7 @@ extension Scenario {
         case .scale: result = try await ScaleScenario(options: options).run()
         }
         let wall = ContinuousClock.now - started
-        result.report["wall_seconds"] = .double(Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18)
+        result.report["wall_seconds"] = .double(wall.seconds)
         return result
     }
 }

@@ -60,6 +60,9 @@ extension ProtocolNode {
         }
     }
 
+    /// Manifests whose audit a node remembers, at most (offers are untrusted input).
+    static let maxAuditsTracked = 4_096
+
     /// Anti-entropy rounds a joiner waits for a quorum of attestations of a
     /// downloaded snapshot before it tries another one.
     static let quorumPatienceRounds = 30
@@ -96,8 +99,8 @@ extension ProtocolNode {
             guard config.auditSnapshots else { return }
             let stored = spaces[key]!.stored
             for offer in offers where spaces[key]!.audits[offer.manifest] == nil
-                && offer.signer != identity && offer.entryCount <= stored.entryCount && spaces[key]!.audits.count < 4_096 {
-                spaces[key]!.audits[offer.manifest] = .some(nil)
+                && offer.signer != identity && offer.entryCount <= stored.entryCount && spaces[key]!.audits.count < Self.maxAuditsTracked {
+                spaces[key]!.audits[offer.manifest] = .pending
                 sendSpace(.snapshot(.requestManifest(offer.manifest)), in: key, to: peer)
             }
         }
@@ -113,7 +116,7 @@ extension ProtocolNode {
         let candidates = joining.offers.values.filter { candidate in
             !joining.rejected.contains(candidate.offer.manifest) && !candidate.peers.isEmpty
                 && !space.denounced.contains(candidate.offer.signer)
-                && (space.members.isEmpty || candidate.offer.signer == space.space || space.members.contains(candidate.offer.signer))
+                && (space.members.isEmpty || space.isMember(candidate.offer.signer))
         }.sorted { a, b in
             a.offer.entryCount != b.offer.entryCount ? a.offer.entryCount > b.offer.entryCount : a.offer.manifest < b.offer.manifest
         }
@@ -188,7 +191,7 @@ extension ProtocolNode {
             spaces[key]!.phase = .joining(joining)
             chooseSnapshot(in: key)
         case .live:
-            guard case .some(.none) = spaces[key]!.audits[manifest.id] else { return }
+            guard spaces[key]!.audits[manifest.id] == .pending else { return }
             outputs.append(.audit(key, manifest))
         }
     }
@@ -251,14 +254,13 @@ extension ProtocolNode {
         let space = spaces[key]!
         let manifest = complete.manifest
         guard space.stored.seq(of: space.space) >= manifest.frontier.seq(of: space.space) else { return }
-        let signerIsMember = manifest.signer == space.space || space.members.contains(manifest.signer)
         if Trust.accepts(manifest, policy: space.trust, space: space.space, members: space.members,
                          attestations: space.attestations[manifest.stateRoot] ?? [], denounced: space.denounced) {
             joining.complete = nil
             joining.installing = manifest.id
             spaces[key]!.phase = .joining(joining)
             outputs.append(.install(key, manifest, chunks: complete.chunks))
-        } else if case .quorum = space.trust, signerIsMember, !space.denounced.contains(manifest.signer),
+        } else if case .quorum = space.trust, space.isMember(manifest.signer), !space.denounced.contains(manifest.signer),
                   joining.rounds < Self.quorumPatienceRounds {
             // Not enough attestations yet: audits take a while. Ask again and wait.
             spaces[key]!.phase = .joining(joining)
@@ -316,7 +318,7 @@ extension ProtocolNode {
 
     mutating func audited(_ manifest: SnapshotManifest, _ verdict: AuditVerdict, _ attestation: Attestation?, in key: DiscoveryKey) {
         guard spaces[key] != nil else { return }
-        spaces[key]!.audits[manifest.id] = .some(verdict)
+        spaces[key]!.audits[manifest.id] = .done(verdict)
         if let attestation { remember(attestation, in: key) }
         if verdict == .inconsistent { recordFraud(manifest, in: key) }
     }
@@ -326,7 +328,7 @@ extension ProtocolNode {
     mutating func recordFraud(_ manifest: SnapshotManifest, in key: DiscoveryKey) {
         guard spaces[key] != nil, !spaces[key]!.denounced.contains(manifest.signer) else { return }
         spaces[key]!.denounced.insert(manifest.signer)
-        spaces[key]!.audits[manifest.id] = .some(.inconsistent)
+        spaces[key]!.audits[manifest.id] = .done(.inconsistent)
         outputs.append(.event(.fraudDetected(signer: manifest.signer, manifest: manifest.id)))
         let evidence = EvidenceMessage.snapshotFraud(manifest: manifest.encoded)
         outputs.append(.storeEvidence(key, evidence))
@@ -363,7 +365,7 @@ extension ProtocolNode {
                 joining.rejected.insert(manifest.id)
                 spaces[key]!.phase = .joining(joining)
             } else if config.auditSnapshots, spaces[key]!.audits[manifest.id] == nil {
-                spaces[key]!.audits[manifest.id] = .some(nil)
+                spaces[key]!.audits[manifest.id] = .pending
                 outputs.append(.audit(key, manifest))
             }
         }

@@ -105,10 +105,10 @@ extension ProtocolNode {
             switch output {
             case .send(let peer, let message):
                 sendSpace(.broadcast(message), in: key, to: peer)
-            case .deliver(let id, _, let round, _):
+            case .deliver(_, _, let round, _):
                 counters.deliveries += 1
                 counters.maxDeliveryRound = max(counters.maxDeliveryRound, round)
-                if let batch = spaces[key]!.verifiedGossip.removeValue(forKey: id) { accept(batch, in: key) }
+                // `receivedBroadcast` stores the verified batch itself.
             case .schedule(let timer, let delay):
                 outputs.append(.schedule(.broadcast(key, timer), after: delay))
             case .serveFromStore(let id, let peer):
@@ -142,10 +142,9 @@ extension ProtocolNode {
             return
         }
         guard let batch = verify(range, feed: id.feed, from: anchor, in: key, peer: peer), batch.head.seq == id.seq else { return }
-        spaces[key]!.verifiedGossip[id] = batch
+        // Relay first (storing marks the id held, and a held id is not relayed), then store.
         apply(spaces[key]!.broadcast.gossipArrived(id, round: round, payload: payload, from: peer, verified: true, now: now), in: key)
-        // If the broadcast layer had already seen the id, it did not deliver it: still store what we verified.
-        if let batch = spaces[key]!.verifiedGossip.removeValue(forKey: id) { accept(batch, in: key) }
+        accept(batch, in: key)
     }
 
     // MARK: Verified data

@@ -24,10 +24,8 @@ struct SpaceState {
     var snapshots: [LocalSnapshot]
     /// Attestations of others' snapshots this node collected or made, by state root.
     var attestations: [Hash: [Attestation]] = [:]
-    /// Batches verified from gossip, waiting for the broadcast layer's verdict.
-    var verifiedGossip: [BroadcastID: VerifiedBatch] = [:]
-    /// Manifests audited or being audited, and their verdicts.
-    var audits: [Hash: AuditVerdict?] = [:]
+    /// Manifests audited or being audited.
+    var audits: [Hash: AuditState] = [:]
     var lastFrontierSent: [PublicKey: NodeTime] = [:]
     var frontierPushScheduled = false
     /// Where the node joined from: tried again whenever it has no neighbour.
@@ -86,10 +84,18 @@ struct SpaceState {
     func accepts(_ feed: PublicKey) -> Bool {
         guard forked[feed] == nil else { return false }
         if isJoining { return feed == space }
-        return feed == space || members.contains(feed)
+        return isMember(feed)
     }
 
     func anchor(of feed: PublicKey) -> FeedAnchor { stored[feed] ?? .genesis(of: feed) }
+
+    /// The genesis key, or a writer the genesis feed admitted.
+    func isMember(_ key: PublicKey) -> Bool { key == space || members.contains(key) }
+
+    enum AuditState: Hashable {
+        case pending
+        case done(AuditVerdict)
+    }
 }
 
 /// The newest signed heads seen per feed (a few per feed), so a head at the

@@ -248,4 +248,6 @@ public enum ProtocolDomains {
     public static let discovery = HashDomain("sheaf.discovery")
     public static let capability = HashDomain("sheaf.capability")
     public static let trace = HashDomain("sheaf.trace")
+    /// Names stored evidence by its content.
+    public static let evidence = HashDomain("sheaf.evidence")
 }
