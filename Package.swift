@@ -93,6 +93,9 @@ let package = Package(
             path: "Simulations/simulate"
         ),
 
+        // The control API's vocabulary (operations, bodies, errors), HTTP server and client.
+        .target(name: "SheafControl", dependencies: ["SheafCrypto"]),
+
         // Fuzz target bodies, shared by FuzzTesting/ (libFuzzer) and the tests.
         .target(name: "SheafFuzzTargets", dependencies: [
             "SheafCodec", "SheafCollections", "SheafCompression", "SheafCrypto", "SheafFeeds", "SheafModels", "SheafSnapshots",
