@@ -20,7 +20,7 @@ public struct FrameOpener: Sendable {
     private var frame: [UInt8] = []
     private var frameRemaining = 0
     private var assembling = false
-    private var failure: ChannelError?
+    private var failure: SecureChannelError?
 
     /// Initial storage for a frame; it grows (to at most its declared size) as bytes arrive.
     private static let initialFrameCapacity = 256 << 10
@@ -34,14 +34,14 @@ public struct FrameOpener: Sendable {
     public var bufferedBytes: Int { splitter.bufferedBytes + frame.count }
 
     /// The frames completed by `bytes`, in order.
-    public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(ChannelError) -> [ChannelFrame] {
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(SecureChannelError) -> [ChannelFrame] {
         if let failure { throw failure }
         var frames = [ChannelFrame]()
         // Moved out while in use, so the record handler can mutate self.
         var splitter = self.splitter
         defer { self.splitter = splitter }
         do {
-            _ = try splitter.feed(bytes) { (record) throws(ChannelError) in
+            _ = try splitter.feed(bytes) { (record) throws(SecureChannelError) in
                 if let frame = try open(record) { frames.append(frame) }
             }
         } catch {
@@ -52,16 +52,16 @@ public struct FrameOpener: Sendable {
         return frames
     }
 
-    public mutating func feed(_ bytes: [UInt8]) throws(ChannelError) -> [ChannelFrame] {
-        var result: Result<[ChannelFrame], ChannelError> = .success([])
+    public mutating func feed(_ bytes: [UInt8]) throws(SecureChannelError) -> [ChannelFrame] {
+        var result: Result<[ChannelFrame], SecureChannelError> = .success([])
         bytes.withUnsafeBytes { raw in
-            do throws(ChannelError) { result = .success(try feed(raw)) } catch { result = .failure(error) }
+            do throws(SecureChannelError) { result = .success(try feed(raw)) } catch { result = .failure(error) }
         }
         return try result.get()
     }
 
     /// Decrypts one record; returns the frame it completes, if any.
-    private mutating func open(_ record: UnsafeRawBufferPointer) throws(ChannelError) -> ChannelFrame? {
+    private mutating func open(_ record: UnsafeRawBufferPointer) throws(SecureChannelError) -> ChannelFrame? {
         let plaintextBytes = record.count - CipherState.tagBytes
         let opened: NoiseError? = scratch.withUnsafeMutableBytes { out in
             do throws(NoiseError) { try cipher.open(record, into: out); return nil } catch { return error }
@@ -75,9 +75,9 @@ public struct FrameOpener: Sendable {
         let plaintext = scratch
         scratch = []
         defer { scratch = plaintext }
-        var result: Result<ChannelFrame?, ChannelError> = .success(nil)
+        var result: Result<ChannelFrame?, SecureChannelError> = .success(nil)
         plaintext.withUnsafeBytes { all in
-            do throws(ChannelError) {
+            do throws(SecureChannelError) {
                 result = .success(try accept(UnsafeRawBufferPointer(rebasing: all[0..<plaintextBytes])))
             } catch {
                 result = .failure(error)
@@ -86,7 +86,7 @@ public struct FrameOpener: Sendable {
         return try result.get()
     }
 
-    private mutating func accept(_ plaintext: UnsafeRawBufferPointer) throws(ChannelError) -> ChannelFrame? {
+    private mutating func accept(_ plaintext: UnsafeRawBufferPointer) throws(SecureChannelError) -> ChannelFrame? {
         var data = plaintext[...]
         if !assembling {
             guard plaintext.count >= FrameLayout.headerBytes else { throw .malformedRecord("first record shorter than the frame header") }

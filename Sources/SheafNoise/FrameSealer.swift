@@ -10,16 +10,16 @@ public struct FrameSealer: Sendable {
 
     /// Encrypts `frame` into `out`, which must hold exactly
     /// `FrameLayout.sealedSize(frameBytes: frame.count)` bytes.
-    public mutating func seal(_ frame: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws(ChannelError) {
+    public mutating func seal(_ frame: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws(SecureChannelError) {
         guard frame.count <= maxFrameBytes else { throw .frameTooLarge(declared: frame.count, limit: maxFrameBytes) }
         try seal(kind: .data, frame, into: out)
     }
 
-    public mutating func seal(_ frame: [UInt8]) throws(ChannelError) -> [UInt8] {
+    public mutating func seal(_ frame: [UInt8]) throws(SecureChannelError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: FrameLayout.sealedSize(frameBytes: frame.count))
-        let failure: ChannelError? = frame.withUnsafeBytes { f in
+        let failure: SecureChannelError? = frame.withUnsafeBytes { f in
             out.withUnsafeMutableBytes { o in
-                do throws(ChannelError) { try seal(f, into: o); return nil } catch { return error }
+                do throws(SecureChannelError) { try seal(f, into: o); return nil } catch { return error }
             }
         }
         if let failure { throw failure }
@@ -28,10 +28,10 @@ public struct FrameSealer: Sendable {
 
     /// A keep-alive: an empty frame of its own kind, which the receiver
     /// counts as traffic but does not deliver.
-    public mutating func sealKeepalive() throws(ChannelError) -> [UInt8] {
+    public mutating func sealKeepalive() throws(SecureChannelError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: FrameLayout.sealedSize(frameBytes: 0))
-        let failure: ChannelError? = out.withUnsafeMutableBytes { o in
-            do throws(ChannelError) {
+        let failure: SecureChannelError? = out.withUnsafeMutableBytes { o in
+            do throws(SecureChannelError) {
                 try seal(kind: .keepalive, UnsafeRawBufferPointer(start: nil, count: 0), into: o)
                 return nil
             } catch {
@@ -42,7 +42,7 @@ public struct FrameSealer: Sendable {
         return out
     }
 
-    private mutating func seal(kind: FrameLayout.Kind, _ frame: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws(ChannelError) {
+    private mutating func seal(kind: FrameLayout.Kind, _ frame: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws(SecureChannelError) {
         precondition(out.count == FrameLayout.sealedSize(frameBytes: frame.count), "output sized by FrameLayout.sealedSize")
         var dataOffset = 0
         var outOffset = 0

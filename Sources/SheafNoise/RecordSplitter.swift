@@ -23,8 +23,8 @@ public struct RecordSplitter: Sendable {
     /// The pointer passed to `body` is valid only during the call.
     public mutating func feed(
         _ input: UnsafeRawBufferPointer, maxRecords: Int = .max,
-        _ body: (UnsafeRawBufferPointer) throws(ChannelError) -> Void
-    ) throws(ChannelError) -> Int {
+        _ body: (UnsafeRawBufferPointer) throws(SecureChannelError) -> Void
+    ) throws(SecureChannelError) -> Int {
         var offset = 0
         var records = 0
         while records < maxRecords, offset < input.count {
@@ -52,8 +52,8 @@ public struct RecordSplitter: Sendable {
             offset += take
             if pending.count == Self.headerBytes { try check(declaredLength) }
             if pending.count >= Self.headerBytes, pending.count == Self.headerBytes + declaredLength {
-                let failure: ChannelError? = pending.withUnsafeBytes { all in
-                    do throws(ChannelError) {
+                let failure: SecureChannelError? = pending.withUnsafeBytes { all in
+                    do throws(SecureChannelError) {
                         try body(UnsafeRawBufferPointer(rebasing: all[Self.headerBytes...]))
                         return nil
                     } catch {
@@ -76,7 +76,7 @@ public struct RecordSplitter: Sendable {
 
     private var declaredLength: Int { Int(pending[0]) << 8 | Int(pending[1]) }
 
-    private func check(_ length: Int) throws(ChannelError) {
+    private func check(_ length: Int) throws(SecureChannelError) {
         guard length >= minimumBodyBytes else {
             throw .malformedRecord("record of \(length) bytes, below the minimum \(minimumBodyBytes)")
         }

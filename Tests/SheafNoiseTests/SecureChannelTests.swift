@@ -64,10 +64,10 @@ struct SecureChannelTests {
         var opener = FrameOpener(cipher: y.receive, maxFrameBytes: 1000)
         let sealed = try sealer.seal([UInt8](repeating: 1, count: 500_000))
         let firstRecord = Array(sealed.prefix(2 + 65_535))
-        #expect(thrown(ChannelError.self) { _ = try opener.feed(firstRecord) } == .frameTooLarge(declared: 500_000, limit: 1000))
+        #expect(thrown(SecureChannelError.self) { _ = try opener.feed(firstRecord) } == .frameTooLarge(declared: 500_000, limit: 1000))
         // The opener is dead after an error.
-        #expect(thrown(ChannelError.self) { _ = try opener.feed([0]) } == .frameTooLarge(declared: 500_000, limit: 1000))
-        #expect(thrown(ChannelError.self) { _ = try sealer.seal([UInt8](repeating: 0, count: (1 << 20) + 1)) }
+        #expect(thrown(SecureChannelError.self) { _ = try opener.feed([0]) } == .frameTooLarge(declared: 500_000, limit: 1000))
+        #expect(thrown(SecureChannelError.self) { _ = try sealer.seal([UInt8](repeating: 0, count: (1 << 20) + 1)) }
             == .frameTooLarge(declared: (1 << 20) + 1, limit: 1 << 20))
     }
 
@@ -91,19 +91,19 @@ struct SecureChannelTests {
     }
 
     /// The error an opener gives for records whose plaintexts are sealed by hand.
-    private static func openerError(_ plaintexts: [[UInt8]]) throws -> ChannelError? {
+    private static func openerError(_ plaintexts: [[UInt8]]) throws -> SecureChannelError? {
         let (x, y) = try CipherStateTests.transportPair()
         var send = x.send
         var opener = FrameOpener(cipher: y.receive)
         var stream = [UInt8]()
         for plaintext in plaintexts { stream += RecordSplitter.frame(try send.encrypt(ad: [], plaintext: plaintext))! }
-        return thrown(ChannelError.self) { _ = try opener.feed(stream) }
+        return thrown(SecureChannelError.self) { _ = try opener.feed(stream) }
     }
 
     @Test("records below the tag size, unknown kinds, short headers and overruns are malformed")
     func malformed() throws {
         var (_, b) = try Self.channels()
-        #expect(thrown(ChannelError.self) { _ = try b.opener.feed([0, 15] + [UInt8](repeating: 0, count: 15)) }
+        #expect(thrown(SecureChannelError.self) { _ = try b.opener.feed([0, 15] + [UInt8](repeating: 0, count: 15)) }
             == .malformedRecord("record of 15 bytes, below the minimum 16"))
         #expect(try Self.openerError([[9, 0, 0, 0, 0]]) == .malformedRecord("unknown frame kind 9"))
         #expect(try Self.openerError([[1, 0]]) == .malformedRecord("first record shorter than the frame header"))

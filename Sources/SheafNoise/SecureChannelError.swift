@@ -1,6 +1,6 @@
 /// Why the record layer refused bytes. The connection carrying them cannot
 /// continue: record boundaries and nonces are no longer in step.
-public enum ChannelError: Error, Hashable, Sendable {
+public enum SecureChannelError: Error, Hashable, Sendable {
     /// A frame declared (or, when sending, has) more bytes than the limit.
     case frameTooLarge(declared: Int, limit: Int)
     /// A record did not authenticate: tampered, reordered or truncated.
