@@ -16,13 +16,17 @@ let package = Package(
         .library(name: "SheafCollections", targets: ["SheafCollections"]),
         .library(name: "SheafProtocol", targets: ["SheafProtocol"]),
         .library(name: "SheafNode", targets: ["SheafNode"]),
+        .library(name: "SheafNoise", targets: ["SheafNoise"]),
+        .library(name: "SheafTransport", targets: ["SheafTransport"]),
         .library(name: "SheafSimulator", targets: ["SheafSimulator"]),
         .executable(name: "simulate", targets: ["simulate"]),
         .executable(name: "sheaf-bench", targets: ["sheaf-bench"]),
+        .executable(name: "transport-bench", targets: ["transport-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
     targets: [
@@ -73,6 +77,15 @@ let package = Package(
             "SheafProtocol", "SheafReplica", "SheafModels", "SheafSnapshots", "SheafFeeds", "SheafCrypto", "SheafCodec", "SheafFiles",
         ]),
 
+        // Transport layer: the Noise handshake and record layer (pure), then
+        // encrypted TCP sessions on SwiftNIO.
+        .target(name: "SheafNoise", dependencies: ["SheafCrypto"]),
+        .target(name: "SheafTransport", dependencies: [
+            "SheafNoise", "SheafCrypto",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         // Workloads shared by benchmarks, tests and the simulator.
         .target(name: "SheafWorkloads", dependencies: ["SheafReplica", "SheafModels", "SheafFeeds", "SheafCrypto", "SheafRandom"]),
 
@@ -112,6 +125,12 @@ let package = Package(
             ],
             path: "Benchmarks/sheaf-bench"
         ),
+        // Kept apart from sheaf-bench so its release build (make release-check) does not compile SwiftNIO.
+        .executableTarget(
+            name: "transport-bench",
+            dependencies: ["SheafTransport", "SheafCrypto", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/transport-bench"
+        ),
 
         // Tests, and the harness they share (temporary directories, raw files).
         .target(name: "SheafTestSupport", dependencies: ["SheafFiles"], path: "Tests/SheafTestSupport"),
@@ -145,6 +164,18 @@ let package = Package(
         .testTarget(name: "SheafSnapshotsTests", dependencies: ["SheafTestSupport", "SheafSnapshots", "SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafCompression", "SheafFeeds", "SheafFiles", "SheafRandom", "CZstd", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SheafSimulatorTests", dependencies: ["SheafSimulator", "SheafProtocol", "SheafCrypto", "SheafRandom"]),
         .testTarget(name: "SheafNodeTests", dependencies: ["SheafTestSupport", "SheafNode", "SheafProtocol", "SheafReplica", "SheafModels", "SheafFeeds", "SheafCrypto", "SheafCodec", "SheafFiles", "SheafRandom", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "SheafNoiseTests",
+            dependencies: ["SheafNoise", "SheafCrypto", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "SheafTransportTests",
+            dependencies: [
+                "SheafTransport", "SheafNoise", "SheafCrypto", "SheafRandom", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "SheafProtocolTests", dependencies: ["SheafProtocol", "SheafCodec", "SheafCollections", "SheafCrypto", "SheafFeeds", "SheafSnapshots", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
     ],
     swiftLanguageModes: [.v6]

@@ -67,33 +67,17 @@ extension Hash {
 }
 
 /// Incremental BLAKE2b-256, for inputs that arrive in pieces (chunks, files).
-///
-/// libsodium's state is 64-byte aligned and opaque to Swift, so it lives in
-/// memory allocated here with that alignment and is wiped on release.
 public final class Hasher {
-    private let state: UnsafeMutableRawPointer
-    private let stateSize: Int
+    private let state: Blake2bState
     private var finished = false
 
     public init(domain: HashDomain) {
-        ensureSodium()
-        stateSize = crypto_generichash_blake2b_statebytes()
-        state = UnsafeMutableRawPointer.allocate(byteCount: stateSize, alignment: 64)
-        domain.personal.withUnsafeBufferPointer { personal in
-            _ = crypto_generichash_blake2b_init_salt_personal(
-                OpaquePointer(state), nil, 0, 32, nil, personal.baseAddress)
-        }
-    }
-
-    deinit {
-        sodium_memzero(state, stateSize)
-        state.deallocate()
+        state = Blake2bState(outputBytes: 32, personal: domain.personal)
     }
 
     public func update(_ bytes: UnsafeRawBufferPointer) {
         precondition(!finished, "Hasher used after finalize()")
-        _ = crypto_generichash_blake2b_update(
-            OpaquePointer(state), bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+        state.update(bytes)
     }
 
     public func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
@@ -110,10 +94,7 @@ public final class Hasher {
     }
 
     private init(copying other: Hasher) {
-        stateSize = other.stateSize
-        state = UnsafeMutableRawPointer.allocate(byteCount: stateSize, alignment: 64)
-        // libsodium's BLAKE2b state holds no pointers: a byte copy is a full copy.
-        state.copyMemory(from: other.state, byteCount: stateSize)
+        state = Blake2bState(copying: other.state)
     }
 
     /// The digest; the hasher cannot be used afterwards.
@@ -121,7 +102,7 @@ public final class Hasher {
         precondition(!finished, "Hasher finalized twice")
         finished = true
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { out in
-            _ = crypto_generichash_blake2b_final(OpaquePointer(state), out.baseAddress!, 32)
+            state.finalize(into: out)
             return Hash(raw: Bytes32(loading: UnsafeRawBufferPointer(out)))
         }
     }

@@ -168,6 +168,11 @@ public final class KeyPair: Sendable {
         secret.deallocate()
     }
 
+    /// Lends libsodium's 64-byte secret key to code in this module (key conversion).
+    func withSecretKey<R>(_ body: (UnsafePointer<UInt8>) -> R) -> R {
+        body(UnsafePointer(secret.baseAddress!.assumingMemoryBound(to: UInt8.self)))
+    }
+
     /// The 32-byte seed, for writing a node identity to disk.
     public var seed: [UInt8] { Array(secret[0..<32]) }
 

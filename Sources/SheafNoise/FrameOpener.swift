@@ -1,0 +1,124 @@
+/// What a `FrameOpener` yields.
+public enum ChannelFrame: Hashable, Sendable {
+    case data([UInt8])
+    case keepalive
+}
+
+/// The receiving half of a `SecureChannel`: turns bytes, fed in any slices,
+/// into whole frames.
+///
+/// Memory is bounded: one partial record, one decryption buffer, and the
+/// frame being assembled, whose declared length is checked against
+/// `maxFrameBytes` before anything is allocated for it and whose storage
+/// grows with the bytes that actually arrive. After an error the opener
+/// refuses everything: the stream is out of step.
+public struct FrameOpener: Sendable {
+    private var cipher: CipherState
+    public let maxFrameBytes: Int
+    private var splitter = RecordSplitter(minimumBodyBytes: CipherState.tagBytes)
+    private var scratch = [UInt8](repeating: 0, count: FrameLayout.maxPlaintextBytes)
+    private var frame: [UInt8] = []
+    private var frameRemaining = 0
+    private var assembling = false
+    private var failure: SecureChannelError?
+
+    /// Initial storage for a frame; it grows (to at most its declared size) as bytes arrive.
+    private static let initialFrameCapacity = 256 << 10
+
+    public init(cipher: CipherState, maxFrameBytes: Int = FrameLayout.defaultMaxFrameBytes) {
+        self.cipher = cipher
+        self.maxFrameBytes = maxFrameBytes
+    }
+
+    /// Bytes held for frames not yet complete.
+    public var bufferedBytes: Int { splitter.bufferedBytes + frame.count }
+
+    /// The frames completed by `bytes`, in order.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(SecureChannelError) -> [ChannelFrame] {
+        if let failure { throw failure }
+        var frames = [ChannelFrame]()
+        // Moved out while in use, so the record handler can mutate self.
+        var splitter = self.splitter
+        defer { self.splitter = splitter }
+        do {
+            _ = try splitter.feed(bytes) { (record) throws(SecureChannelError) in
+                if let frame = try open(record) { frames.append(frame) }
+            }
+        } catch {
+            failure = error
+            frame = []
+            throw error
+        }
+        return frames
+    }
+
+    public mutating func feed(_ bytes: [UInt8]) throws(SecureChannelError) -> [ChannelFrame] {
+        var result: Result<[ChannelFrame], SecureChannelError> = .success([])
+        bytes.withUnsafeBytes { raw in
+            do throws(SecureChannelError) { result = .success(try feed(raw)) } catch { result = .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// Decrypts one record; returns the frame it completes, if any.
+    private mutating func open(_ record: UnsafeRawBufferPointer) throws(SecureChannelError) -> ChannelFrame? {
+        let plaintextBytes = record.count - CipherState.tagBytes
+        let opened: NoiseError? = scratch.withUnsafeMutableBytes { out in
+            do throws(NoiseError) { try cipher.open(record, into: out); return nil } catch { return error }
+        }
+        switch opened {
+        case nil: break
+        case .nonceExhausted?: throw .nonceExhausted
+        default: throw .decryptFailed
+        }
+        // Moved out while in use, so `accept` can mutate self without overlapping access.
+        let plaintext = scratch
+        scratch = []
+        defer { scratch = plaintext }
+        var result: Result<ChannelFrame?, SecureChannelError> = .success(nil)
+        plaintext.withUnsafeBytes { all in
+            do throws(SecureChannelError) {
+                result = .success(try accept(UnsafeRawBufferPointer(rebasing: all[0..<plaintextBytes])))
+            } catch {
+                result = .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    private mutating func accept(_ plaintext: UnsafeRawBufferPointer) throws(SecureChannelError) -> ChannelFrame? {
+        var data = plaintext[...]
+        if !assembling {
+            guard plaintext.count >= FrameLayout.headerBytes else { throw .malformedRecord("first record shorter than the frame header") }
+            let declared = Int(UInt32(plaintext[1]) << 24 | UInt32(plaintext[2]) << 16 | UInt32(plaintext[3]) << 8 | UInt32(plaintext[4]))
+            switch FrameLayout.Kind(rawValue: plaintext[0]) {
+            case .keepalive?:
+                guard declared == 0, plaintext.count == FrameLayout.headerBytes else {
+                    throw .malformedRecord("keep-alive with a body")
+                }
+                return .keepalive
+            case .data?:
+                guard declared <= maxFrameBytes else { throw .frameTooLarge(declared: declared, limit: maxFrameBytes) }
+                frame = []
+                frame.reserveCapacity(min(declared, Self.initialFrameCapacity))
+                frameRemaining = declared
+                assembling = true
+                data = data.dropFirst(FrameLayout.headerBytes)
+            case nil:
+                throw .malformedRecord("unknown frame kind \(plaintext[0])")
+            }
+        } else if data.isEmpty {
+            throw .malformedRecord("empty continuation record")
+        }
+        guard data.count <= frameRemaining else { throw .malformedRecord("record runs past the frame's declared length") }
+        if frame.count + data.count > frame.capacity {
+            frame.reserveCapacity(min(frame.count + frameRemaining, max(frame.capacity * 2, frame.count + data.count)))
+        }
+        frame.append(contentsOf: UnsafeRawBufferPointer(rebasing: data))
+        frameRemaining -= data.count
+        guard frameRemaining == 0 else { return nil }
+        assembling = false
+        defer { frame = [] }
+        return .data(frame)
+    }
+}

@@ -1,0 +1,75 @@
+import NIOCore
+import NIOPosix
+import SheafCrypto
+
+extension Transport {
+    /// Dials `address` once, or, when `persistent`, for as long as the
+    /// transport runs: after a failure with backoff, after a session ends at
+    /// once (then with backoff if that fails).
+    func dialLoop(address: String, persistent: Bool, expectedPeer: PublicKey?) async {
+        var attempt = 0
+        var generator = SystemRandomNumberGenerator()
+        while !isShuttingDown {
+            switch await dial(address, expectedPeer: expectedPeer) {
+            case .session(let peer):
+                attempt = 0
+                // Lost a simultaneous-dial race or replaced: while the peer is
+                // connected through another connection, do not redial.
+                while let other = currentSession(with: peer), !isShuttingDown {
+                    await other.done.wait()
+                }
+            case .failed(let reason):
+                logger.info("dial failed", metadata: ["address": "\(address)", "reason": "\(reason)"])
+                await delegate?.transportConnectFailed(address: address, reason: reason)
+                let delay = config.reconnect.delay(attempt: attempt, unit: Double.random(in: 0..<1, using: &generator))
+                attempt += 1
+                guard persistent else { return }
+                await pause(delay)
+            }
+            guard persistent, isPersistent(address) else { return }
+        }
+    }
+
+    /// One TCP connect and connection run.
+    private func dial(_ address: String, expectedPeer: PublicKey?) async -> ConnectionOutcome {
+        guard let (host, port) = Self.parse(address) else { return .failed("invalid address \(address)") }
+        guard hasRoom() else { return .failed(isShuttingDown ? "shutting down" : "at the connection limit") }
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .connectTimeout(.nanoseconds(config.connectTimeout.nanoseconds))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.recvAllocator, value: Self.receiveAllocator)
+                .connect(host: host, port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            return .failed("connect: \(error)")
+        }
+        guard let connection = reserve(outbound: true, address: address, channel: channel.channel) else {
+            try? await channel.channel.close()
+            return .failed(isShuttingDown ? "shutting down" : "at the connection limit")
+        }
+        return await run(channel, connection: connection, expectedPeer: expectedPeer)
+    }
+
+    /// Sleeps in short steps so that shutdown never waits out a long backoff.
+    private func pause(_ delay: Duration) async {
+        let end = ContinuousClock.now + delay
+        while !isShuttingDown, ContinuousClock.now < end {
+            try? await Task.sleep(for: min(.milliseconds(50), end - .now))
+        }
+    }
+
+    /// "host:port" or "[v6]:port".
+    static func parse(_ address: String) -> (String, Int)? {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+              (1...65535).contains(port) else { return nil }
+        var host = String(address[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        return (host, port)
+    }
+}

@@ -1,0 +1,219 @@
+import SheafCrypto
+import SheafTransport
+import Testing
+
+/// Loopback only; every wait is bounded by `eventually`.
+@Suite("Transport sessions over loopback TCP")
+struct TransportTests {
+    @Test("two transports connect and exchange frames both ways; keys and session hashes agree")
+    func exchange() async throws {
+        let a = Node(), b = Node()
+        let address = try await a.listen()
+        b.transport.connect(to: address, persistent: false, expectedPeer: a.key)
+        #expect(await eventually { await bothConnected(a, b) })
+        let (aSaw, bSaw) = (await a.recorder.connections[0], await b.recorder.connections[0])
+        #expect(aSaw.peer == b.key && bSaw.peer == a.key)
+        #expect(aSaw.session == bSaw.session)
+
+        var rng = SplitMix64(seed: 9)
+        let toA = (0..<40).map { i in rng.bytes([1, 100, 70_000, 1 << 20][i % 4]) }
+        let toB = (0..<40).map { _ in rng.bytes(1 + rng.below(5000)) }
+        for frame in toA { b.transport.send(frame, to: a.key) }
+        for frame in toB { a.transport.send(frame, to: b.key) }
+        #expect(await eventually {
+            let (atA, atB) = (await a.recorder.frames.count, await b.recorder.frames.count)
+            return atA == toA.count && atB == toB.count
+        })
+        #expect(await a.recorder.frames == toA)
+        #expect(await b.recorder.frames == toB)
+
+        let peersOfA = await a.transport.connectedPeers
+        #expect(peersOfA.map(\.key) == [b.key])
+        #expect(peersOfA.first?.outbound == false)
+        #expect(peersOfA.first?.session == aSaw.session)
+        #expect((peersOfA.first?.bytesIn ?? 0) > UInt64(toA.reduce(0) { $0 + $1.count }))
+
+        await b.transport.shutdown()
+        #expect(await eventually { await a.recorder.disconnections.count == 1 })
+        await a.transport.shutdown()
+    }
+
+    @Test("garbage bytes drop that connection; a good client is still served")
+    func garbage() async throws {
+        let a = Node()
+        let address = try await a.listen()
+        let port = Int(address.split(separator: ":").last!)!
+        var rng = SplitMix64(seed: 3)
+        // A plausible first record (32 bytes) then junk that cannot authenticate.
+        #expect(try await rawClientIsDropped(port: port, sending: [0, 32] + rng.bytes(32) + [0, 64] + rng.bytes(64)))
+        #expect(try await rawClientIsDropped(port: port, sending: rng.bytes(5000)))
+        let b = Node()
+        b.transport.connect(to: address, persistent: false)
+        #expect(await eventually { await a.recorder.connections.count == 1 })
+        #expect(await a.recorder.connections.map(\.peer) == [b.key])
+        await b.transport.shutdown()
+        await a.transport.shutdown()
+    }
+
+    @Test("a client that never finishes the handshake is dropped after the handshake timeout")
+    func handshakeTimeout() async throws {
+        let a = Node { $0.handshakeTimeout = .milliseconds(300) }
+        let address = try await a.listen()
+        let port = Int(address.split(separator: ":").last!)!
+        #expect(try await rawClientIsDropped(port: port, sending: []))
+        #expect(try await rawClientIsDropped(port: port, sending: [0, 40, 1, 2, 3]))
+        #expect(await a.recorder.connections.isEmpty)
+        await a.transport.shutdown()
+    }
+
+    @Test("a frame over the receiver's limit drops the session")
+    func oversizeFrame() async throws {
+        let a = Node { $0.maxFrameBytes = 1 << 20 }
+        let b = Node { $0.maxFrameBytes = 4 << 20 }
+        let address = try await a.listen()
+        b.transport.connect(to: address, persistent: false)
+        #expect(await eventually { await bothConnected(a, b) })
+        b.transport.send([UInt8](repeating: 7, count: 2 << 20), to: a.key)
+        #expect(await eventually { await a.recorder.disconnections.count == 1 })
+        let reason = await a.recorder.disconnections.first?.reason ?? ""
+        #expect(reason.contains("over the limit"), "\(reason)")
+        #expect(await a.recorder.frames.isEmpty)
+        await b.transport.shutdown()
+        await a.transport.shutdown()
+    }
+
+    @Test("connections beyond the cap are refused")
+    func connectionCap() async throws {
+        let a = Node { $0.maxConnections = 2 }
+        let address = try await a.listen()
+        let clients = [Node(), Node(), Node()]
+        for client in clients.prefix(2) { client.transport.connect(to: address, persistent: false) }
+        #expect(await eventually { await a.recorder.connections.count == 2 })
+        clients[2].transport.connect(to: address, persistent: false)
+        #expect(await eventually { await clients[2].recorder.failures.count == 1 })
+        #expect(await a.transport.connectedPeers.count == 2)
+        #expect(await clients[2].recorder.connections.isEmpty)
+        for client in clients { await client.transport.shutdown() }
+        await a.transport.shutdown()
+    }
+
+    @Test("a persistent dial reconnects after the listener restarts")
+    func persistentReconnect() async throws {
+        let serverIdentity = KeyPair()
+        let first = Node(identity: serverIdentity)
+        let address = try await first.listen()
+        let port = Int(address.split(separator: ":").last!)!
+        let a = Node()
+        a.transport.connect(to: address, persistent: true)
+        #expect(await eventually { await a.recorder.connections.count == 1 })
+        await first.transport.shutdown()
+        #expect(await eventually { await a.recorder.disconnections.count == 1 })
+        // Redials fail while nothing listens.
+        #expect(await eventually { await a.recorder.failures.count >= 1 })
+
+        let second = Node(identity: serverIdentity)
+        _ = try await second.transport.listen(host: "127.0.0.1", port: port)
+        #expect(await eventually { await a.recorder.connections.count == 2 })
+        #expect(await a.recorder.connections.map(\.peer) == [serverIdentity.publicKey, serverIdentity.publicKey])
+        a.transport.send([1, 2, 3], to: serverIdentity.publicKey)
+        #expect(await eventually { await second.recorder.frames == [[1, 2, 3]] })
+        await a.transport.shutdown()
+        await second.transport.shutdown()
+    }
+
+    @Test("simultaneous dials leave exactly one session, the same on both ends", arguments: 0..<4)
+    func simultaneousDial(round: Int) async throws {
+        let a = Node(), b = Node()
+        let addressA = try await a.listen(), addressB = try await b.listen()
+        a.transport.connect(to: addressB, persistent: false)
+        b.transport.connect(to: addressA, persistent: false)
+        let settled = await eventually {
+            let (pa, pb) = (await a.transport.connectedPeers, await b.transport.connectedPeers)
+            return pa.count == 1 && pb.count == 1 && pa[0].session == pb[0].session
+        }
+        #expect(settled)
+        // Sessions that came and went are reported in order: connects outnumber disconnects by one.
+        #expect(await eventually {
+            let (ca, da) = (await a.recorder.connections.count, await a.recorder.disconnections.count)
+            let (cb, db) = (await b.recorder.connections.count, await b.recorder.disconnections.count)
+            return ca == da + 1 && cb == db + 1
+        })
+        // The surviving session was dialled by the smaller key on both ends.
+        let pa = await a.transport.connectedPeers
+        #expect(pa.first?.outbound == (a.key < b.key))
+        a.transport.send([42], to: b.key)
+        #expect(await eventually { await b.recorder.frames == [[42]] })
+        await a.transport.shutdown()
+        await b.transport.shutdown()
+    }
+
+    @Test("a connection to oneself is refused")
+    func selfConnection() async throws {
+        let a = Node()
+        let address = try await a.listen()
+        a.transport.connect(to: address, persistent: false)
+        #expect(await eventually { await a.recorder.failures.count == 1 })
+        #expect(await a.recorder.failures.first == "connection to self")
+        #expect(await a.recorder.connections.isEmpty)
+        await a.transport.shutdown()
+    }
+
+    @Test("dialling a known node that is another fails with unexpected peer")
+    func unexpectedPeer() async throws {
+        let a = Node(), b = Node()
+        let address = try await a.listen()
+        b.transport.connect(to: address, persistent: false, expectedPeer: KeyPair().publicKey)
+        #expect(await eventually { await b.recorder.failures.count == 1 })
+        #expect(await b.recorder.failures.first?.contains("unexpectedPeer") == true)
+        await a.transport.shutdown()
+        await b.transport.shutdown()
+    }
+
+    @Test("a peer that stops reading is disconnected once its queue passes the limit")
+    func slowPeer() async throws {
+        let a = Node { $0.maxQueuedBytesPerPeer = 4 << 20 }
+        let b = Node()
+        let address = try await a.listen()
+        b.transport.connect(to: address, persistent: false)
+        #expect(await eventually { await bothConnected(a, b) })
+        await b.recorder.block()
+        let frame = [UInt8](repeating: 1, count: 1 << 20)
+        // TCP and socket buffers absorb some; the queue then fills.
+        let disconnected = await eventually {
+            a.transport.send(frame, to: b.key)
+            return await a.recorder.disconnections.count == 1
+        }
+        #expect(disconnected)
+        #expect(await a.recorder.disconnections.first?.reason.contains("slowly") == true)
+        await b.recorder.unblock()
+        await a.transport.shutdown()
+        await b.transport.shutdown()
+    }
+
+    @Test("a silent session is closed by the idle timeout; keep-alives hold a quiet one open")
+    func idle() async throws {
+        let a = Node { $0.idleTimeout = .milliseconds(400); $0.keepaliveInterval = .seconds(3600) }
+        let b = Node { $0.keepaliveInterval = .seconds(3600) }
+        let address = try await a.listen()
+        b.transport.connect(to: address, persistent: false)
+        #expect(await eventually { await a.recorder.disconnections.count == 1 })
+        #expect(await a.recorder.disconnections.first?.reason.hasPrefix("idle") == true)
+        await a.transport.shutdown()
+        await b.transport.shutdown()
+
+        let c = Node { $0.idleTimeout = .milliseconds(600); $0.keepaliveInterval = .milliseconds(50) }
+        let d = Node { $0.idleTimeout = .milliseconds(600); $0.keepaliveInterval = .milliseconds(50) }
+        let addressC = try await c.listen()
+        d.transport.connect(to: addressC, persistent: false)
+        #expect(await eventually { await c.recorder.connections.count == 1 })
+        try await Task.sleep(for: .seconds(2))
+        #expect(await c.recorder.disconnections.isEmpty)
+        await c.transport.shutdown()
+        await d.transport.shutdown()
+    }
+}
+
+private func bothConnected(_ a: Node, _ b: Node) async -> Bool {
+    let (atA, atB) = (await a.recorder.connections.count, await b.recorder.connections.count)
+    return atA == 1 && atB == 1
+}
