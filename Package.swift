@@ -3,7 +3,9 @@ import PackageDescription
 
 // Dependencies are kept to what each layer needs (see docs/ARCHITECTURE.md):
 // the library core uses only the system libsodium and libzstd; the
-// argument parser serves the executables, swift-property-based the tests.
+// argument parser serves the executables and the CLI, swift-property-based
+// the tests; SwiftNIO the daemon's transport and control API (HTTP), and
+// swift-metrics with swift-prometheus its /metrics.
 let package = Package(
     name: "Sheaf",
     products: [
@@ -19,6 +21,9 @@ let package = Package(
         .library(name: "SheafNoise", targets: ["SheafNoise"]),
         .library(name: "SheafTransport", targets: ["SheafTransport"]),
         .library(name: "SheafSimulator", targets: ["SheafSimulator"]),
+        .library(name: "SheafControl", targets: ["SheafControl"]),
+        .library(name: "SheafMetrics", targets: ["SheafMetrics"]),
+        .library(name: "PeerCLI", targets: ["PeerCLI"]),
         .executable(name: "simulate", targets: ["simulate"]),
         .executable(name: "sheaf-bench", targets: ["sheaf-bench"]),
         .executable(name: "transport-bench", targets: ["transport-bench"]),
@@ -26,8 +31,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+        // Transport (encrypted TCP sessions) and HTTP (the control API's server and client).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        // /metrics: instruments (swift-metrics) kept in a registry that renders Prometheus text.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
     ],
     targets: [
         // C shims: the system libraries, found through pkg-config.
@@ -107,7 +116,19 @@ let package = Package(
         ),
 
         // The control API's vocabulary (operations, bodies, errors), HTTP server and client.
-        .target(name: "SheafControl", dependencies: ["SheafCrypto"]),
+        .target(name: "SheafControl", dependencies: [
+            "SheafCrypto", "SheafFiles",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The daemon's instruments, rendered for GET /metrics.
+        .target(name: "SheafMetrics", dependencies: [
+            .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "CoreMetrics", package: "swift-metrics"),
+        ]),
+        // The operator's commands (`peer space|put|get|delete|list|status|snapshot`), talking to the daemon.
+        .target(name: "PeerCLI", dependencies: [
+            "SheafControl", "SheafCrypto", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
         // Fuzz target bodies, shared by FuzzTesting/ (libFuzzer) and the tests.
         .target(name: "SheafFuzzTargets", dependencies: [
@@ -176,6 +197,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "SheafControlTests", dependencies: [
+            "SheafTestSupport", "SheafControl", "SheafMetrics", "SheafCrypto", .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "PeerCLITests", dependencies: ["PeerCLI", "SheafControl"]),
         .testTarget(name: "SheafProtocolTests", dependencies: ["SheafProtocol", "SheafCodec", "SheafCollections", "SheafCrypto", "SheafFeeds", "SheafSnapshots", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
     ],
     swiftLanguageModes: [.v6]

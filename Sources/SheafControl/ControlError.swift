@@ -10,8 +10,12 @@ public struct ControlError: Error, Codable, Hashable, Sendable, CustomStringConv
         case forbidden
         /// No such space or object (HTTP 404).
         case notFound = "not_found"
+        /// The path exists but not with this method (HTTP 405).
+        case methodNotAllowed = "method_not_allowed"
         /// The request conflicts with the current state, e.g. the space exists (HTTP 409).
         case conflict
+        /// The request body is over the route's limit (HTTP 413).
+        case tooLarge = "too_large"
         /// The space is not ready yet (still bootstrapping) or the node is shutting down (HTTP 503).
         case unavailable
         /// Something failed inside the node; the message says what (HTTP 500).
@@ -30,6 +34,22 @@ public struct ControlError: Error, Codable, Hashable, Sendable, CustomStringConv
 
     public var description: String { hint.map { "\(message)\n  hint: \($0)" } ?? message }
 
+    /// The code an HTTP status stands for, for replies without an error body
+    /// (a proxy's, or a server that is not a Sheaf daemon).
+    public static func code(forHTTPStatus status: Int) -> Code {
+        switch status {
+        case 400: .badRequest
+        case 401: .unauthorized
+        case 403: .forbidden
+        case 404: .notFound
+        case 405: .methodNotAllowed
+        case 409: .conflict
+        case 413: .tooLarge
+        case 503: .unavailable
+        default: .internal
+        }
+    }
+
     /// The HTTP status the code maps to.
     public var httpStatus: Int {
         switch code {
@@ -37,7 +57,9 @@ public struct ControlError: Error, Codable, Hashable, Sendable, CustomStringConv
         case .unauthorized: 401
         case .forbidden: 403
         case .notFound: 404
+        case .methodNotAllowed: 405
         case .conflict: 409
+        case .tooLarge: 413
         case .unavailable: 503
         case .internal: 500
         }
