@@ -5,6 +5,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 SYSTEM_PACKAGES := libsodium-dev libzstd-dev pkg-config
 RELEASE_BENCH := .build/release/sheaf-bench
+RELEASE_PEER := .build/release/peer
 SIMULATE := .build/release/simulate
 # The seed sweep `make test` runs: every scenario at a small size.
 SIM_SEEDS ?= 100
@@ -19,7 +20,7 @@ FUZZ_FLAGS := -c release --scratch-path .build-fuzz --sanitize=fuzzer -Xswiftc -
 
 help:
 	@echo "make test   install missing system packages, build, run every test"
-	@echo "make demo   build in release mode and show the feeds layer at work"
+	@echo "make demo   start peer daemons on loopback; join a space by snapshot and by replay (about a minute)"
 	@echo "make bench  the issue benchmarks at full size (release build)"
 	@echo "make sim    the simulator scenarios at full size (release build)"
 	@echo "make fuzz   run each libFuzzer target for FUZZ_SECONDS (default 60) from FuzzTesting/Corpus"
@@ -77,26 +78,23 @@ $(SIMULATE): deps $(shell find Sources Simulations -name '*.swift') Package.swif
 $(RELEASE_BENCH): deps $(shell find Sources Benchmarks -name '*.swift') Package.swift
 	$(SWIFT) build -c release --product sheaf-bench
 
-# Until the peer daemon exists, the demo exercises what does: durable signed
-# feeds, range verification, and restarting a space from a snapshot plus its
-# tail instead of its whole history, at sizes that take about a minute.
-demo: $(RELEASE_BENCH)
-	@echo "== machine limits =="
-	$(RELEASE_BENCH) primitives --megabytes 16
-	@echo "== append 200,000 signed entries to a durable log (fsync per batch) =="
-	$(RELEASE_BENCH) feed-append --entries 200000 --batch 1000 --payload 64 --durability fsync
-	@echo "== verify a 200,000-entry range against one signed head =="
-	$(RELEASE_BENCH) feed-verify --entries 200000 --payload 64
-	@echo "== restart a W1 space of 300,000 entries: full replay versus snapshot + 1% tail =="
-	$(RELEASE_BENCH) restart --entries 300000 2>/dev/null
+$(RELEASE_PEER): deps $(shell find Sources -name '*.swift') Package.swift
+	$(SWIFT) build -c release --product peer
 
-bench: $(RELEASE_BENCH)
+# The main job: a cluster of peer daemons on loopback, a W1-shaped workload,
+# and a fresh node joining by snapshot next to one replaying history.
+demo: $(RELEASE_PEER)
+	$(RELEASE_PEER) demo $(DEMO_FLAGS)
+
+bench: $(RELEASE_BENCH) $(RELEASE_PEER)
 	$(RELEASE_BENCH) primitives
 	$(RELEASE_BENCH) feed-append --entries 1000000 --batch 1000 --payload 64 --durability fsync
 	$(RELEASE_BENCH) feed-verify --entries 1000000 --payload 64
 	$(RELEASE_BENCH) feed-verify --entries 1000000 --payload 64 --workers 1
 	$(RELEASE_BENCH) restart --entries 1000000
 	$(RELEASE_BENCH) incremental --objects 1000000 --changed 1000
+	$(RELEASE_BENCH) net-bootstrap --entries 1000000
+	$(RELEASE_BENCH) net-throughput
 
 # Coverage-guided fuzzing (libFuzzer + AddressSanitizer). New inputs go to a
 # scratch corpus; crashes land in FuzzTesting/Artifacts/<target>/. Commit a

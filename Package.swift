@@ -27,6 +27,7 @@ let package = Package(
         .executable(name: "simulate", targets: ["simulate"]),
         .executable(name: "sheaf-bench", targets: ["sheaf-bench"]),
         .executable(name: "transport-bench", targets: ["transport-bench"]),
+        .executable(name: "peer", targets: ["peer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -37,6 +38,8 @@ let package = Package(
         // /metrics: instruments (swift-metrics) kept in a registry that renders Prometheus text.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        // Graceful shutdown on SIGTERM/SIGINT for the daemon.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
         // C shims: the system libraries, found through pkg-config.
@@ -130,6 +133,23 @@ let package = Package(
             "SheafControl", "SheafCrypto", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // The daemon: a node runtime driving the protocol over the transport,
+        // its data directory, and its life cycle as a service.
+        .target(name: "SheafDaemon", dependencies: [
+            "SheafControl", "SheafMetrics", "SheafTransport", "SheafNode", "SheafProtocol", "SheafReplica", "SheafModels", "SheafFeeds",
+            "SheafCrypto", "SheafFiles", .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // Clusters of real `peer` processes: the demo, the network benchmarks, the integration tests.
+        .target(name: "PeerCluster", dependencies: [
+            "SheafDaemon", "SheafControl", "SheafProtocol", "SheafReplica", "SheafModels", "SheafWorkloads", "SheafRandom",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "peer", dependencies: [
+            "SheafDaemon", "PeerCluster", "PeerCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
         // Fuzz target bodies, shared by FuzzTesting/ (libFuzzer) and the tests.
         .target(name: "SheafFuzzTargets", dependencies: [
             "SheafCodec", "SheafCollections", "SheafCompression", "SheafCrypto", "SheafFeeds", "SheafModels", "SheafSnapshots",
@@ -141,7 +161,7 @@ let package = Package(
             name: "sheaf-bench",
             dependencies: [
                 "SheafCodec", "SheafCrypto", "SheafCompression", "SheafFeeds", "SheafFeedLog", "SheafFiles",
-                "SheafModels", "SheafReplica", "SheafSnapshots", "SheafWorkloads", "SheafRandom", "SheafParallel",
+                "SheafModels", "SheafReplica", "SheafSnapshots", "SheafWorkloads", "SheafRandom", "SheafParallel", "PeerCluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/sheaf-bench"
@@ -202,6 +222,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "PeerCLITests", dependencies: ["PeerCLI", "SheafControl"]),
+        .testTarget(name: "PeerIntegrationTests", dependencies: ["PeerCluster", "SheafDaemon", "SheafControl", "SheafNoise", "SheafProtocol", "SheafCrypto"]),
         .testTarget(name: "SheafProtocolTests", dependencies: ["SheafProtocol", "SheafCodec", "SheafCollections", "SheafCrypto", "SheafFeeds", "SheafSnapshots", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
     ],
     swiftLanguageModes: [.v6]

@@ -2,7 +2,7 @@ import ArgumentParser
 import SheafFiles
 
 @main
-struct SheafBench: ParsableCommand {
+struct SheafBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sheaf-bench",
         abstract: "Measures Sheaf against the machine's physical limits.",
@@ -10,7 +10,8 @@ struct SheafBench: ParsableCommand {
             Each run prints progress to standard error and one JSON object as the \
             last line of standard output. Build with -c release for meaningful figures.
             """,
-        subcommands: [FeedAppend.self, FeedVerify.self, Primitives.self, Restart.self, RestartOpen.self, Incremental.self]
+        subcommands: [FeedAppend.self, FeedVerify.self, Primitives.self, Restart.self, RestartOpen.self, Incremental.self,
+                      NetBootstrap.self, NetThroughput.self]
     )
 }
 

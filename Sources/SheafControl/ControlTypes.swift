@@ -9,14 +9,20 @@ public struct NodeStatus: Codable, Hashable, Sendable {
     public var listen: String
     public var version: String
     public var uptimeSeconds: Double
+    /// Protocol frame bytes received and sent since the node started.
+    public var bytesIn: UInt64
+    public var bytesOut: UInt64
     public var neighbours: [NeighbourStatus]
     public var spaces: [SpaceStatus]
 
-    public init(node: String, listen: String, version: String, uptimeSeconds: Double, neighbours: [NeighbourStatus], spaces: [SpaceStatus]) {
+    public init(node: String, listen: String, version: String, uptimeSeconds: Double, bytesIn: UInt64, bytesOut: UInt64,
+                neighbours: [NeighbourStatus], spaces: [SpaceStatus]) {
         self.node = node
         self.listen = listen
         self.version = version
         self.uptimeSeconds = uptimeSeconds
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
         self.neighbours = neighbours
         self.spaces = spaces
     }

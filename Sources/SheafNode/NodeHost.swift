@@ -43,6 +43,7 @@ public final class NodeHost<M: Model> {
     public private(set) var replicas: [DiscoveryKey: Replica<M>] = [:]
     public private(set) var stats = HostStats()
     private var reportedMembers: [DiscoveryKey: Set<PublicKey>] = [:]
+    private var reportedSnapshots: [DiscoveryKey: [Hash]] = [:]
 
     public init(identity: KeyPair, config: NodeConfig, seed: UInt64) {
         self.identity = identity
@@ -54,6 +55,9 @@ public final class NodeHost<M: Model> {
         defer { outbox = [] }
         return outbox
     }
+
+    /// See `ProtocolNode.setListenEndpoint`.
+    public func setListenEndpoint(_ endpoint: String) { core.setListenEndpoint(endpoint) }
 
     public func start() {
         outbox.append(contentsOf: core.start(now: now))
@@ -67,7 +71,7 @@ public final class NodeHost<M: Model> {
         reportedMembers[key] = members
         let local = LocalSpace(space: replica.space, trust: trust, stored: try await replica.storedFrontier(),
                                heads: try await replica.storedHeads(), members: members,
-                               snapshots: localSnapshots(replica), contacts: contacts)
+                               snapshots: localSnapshots(replica), contacts: contacts, writesGenesis: replica.feed == replica.space)
         await handle(.spaceOpened(local))
     }
 
@@ -100,6 +104,13 @@ public final class NodeHost<M: Model> {
         let summary = try await replica.snapshotNow()
         await handle(.snapshotsChanged(key, localSnapshots(replica)))
         return summary
+    }
+
+    /// Offers snapshots the replica took on its own (by its snapshot policy)
+    /// since the core last heard; a no-op when nothing changed.
+    nonisolated(nonsending) public func refreshSnapshots(in key: DiscoveryKey) async {
+        guard let replica = replicas[key], replica.storedSnapshots.map(\.id) != reportedSnapshots[key] else { return }
+        await handle(.snapshotsChanged(key, localSnapshots(replica)))
     }
 
     /// Feeds an input to the core and carries out everything it asks for.
@@ -252,6 +263,7 @@ public final class NodeHost<M: Model> {
     }
 
     private func localSnapshots(_ replica: Replica<M>) -> [LocalSnapshot] {
-        replica.storedSnapshots.map { LocalSnapshot(manifest: $0, attestations: replica.attestations(of: $0.stateRoot)) }
+        reportedSnapshots[DiscoveryKey(space: replica.space)] = replica.storedSnapshots.map(\.id)
+        return replica.storedSnapshots.map { LocalSnapshot(manifest: $0, attestations: replica.attestations(of: $0.stateRoot)) }
     }
 }

@@ -12,6 +12,9 @@ public enum NodeInput: Sendable {
     /// One whole frame from a connected peer.
     case received(from: PublicKey, frame: [UInt8])
     case timerFired(NodeTimer)
+    /// The driver learned peers to reach spaces through (a daemon's `--join`
+    /// addresses, once their node keys are known from the handshake).
+    case contactsAdded([PeerAddress])
 
     /// The driver opened a space: what the local replica holds.
     case spaceOpened(LocalSpace)
@@ -81,9 +84,13 @@ public struct LocalSpace: Sendable {
     public var snapshots: [LocalSnapshot]
     /// Peers to join the space's overlay through.
     public var contacts: [PeerAddress]
+    /// This node writes the genesis feed: it created the space, so an empty
+    /// space here is new, not one to bootstrap from peers.
+    public var writesGenesis: Bool
 
     public init(space: PublicKey, trust: TrustPolicy, stored: Frontier, heads: [SignedHead], members: Set<PublicKey>,
-                snapshots: [LocalSnapshot], contacts: [PeerAddress]) {
+                snapshots: [LocalSnapshot], contacts: [PeerAddress], writesGenesis: Bool = false) {
+        self.writesGenesis = writesGenesis
         self.space = space
         self.trust = trust
         self.stored = stored

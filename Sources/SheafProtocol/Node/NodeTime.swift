@@ -24,6 +24,9 @@ public struct NodeTime: Hashable, Comparable, Sendable, CustomStringConvertible 
 }
 
 extension Duration {
+    /// The duration in (fractional) seconds, for reports and status.
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+
     /// Whole nanoseconds, saturating at zero for negative durations.
     public var nanoseconds: UInt64 {
         let (seconds, attoseconds) = components

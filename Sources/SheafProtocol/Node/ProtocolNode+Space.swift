@@ -21,6 +21,20 @@ extension ProtocolNode {
         if !spaces[key]!.isJoining { outputs.append(.event(.spaceReady(key, fromSnapshot: false))) }
     }
 
+    /// New contacts: every space learns them, and a space with no neighbour
+    /// (nor a join under way) joins through the first at once.
+    mutating func addContacts(_ contacts: [PeerAddress]) {
+        let contacts = contacts.filter { $0.node != identity }
+        guard let first = contacts.first else { return }
+        for key in spaces.keys.sorted() {
+            spaces[key]!.overlay.learn(contacts, rng: &rng)
+            for contact in contacts where !spaces[key]!.contacts.contains(contact) { spaces[key]!.contacts.append(contact) }
+            guard spaces[key]!.overlay.active.isEmpty, spaces[key]!.overlay.pendingRequests.isEmpty else { continue }
+            apply(spaces[key]!.overlay.join(via: first, rng: &rng), in: key)
+            if spaces[key]!.isJoining { sendSpace(.snapshot(.requestOffers), in: key, to: first) }
+        }
+    }
+
     mutating func closeSpace(_ key: DiscoveryKey) {
         guard var space = spaces.removeValue(forKey: key) else { return }
         for output in space.overlay.leave() {

@@ -14,7 +14,7 @@ import SheafSnapshots
 /// anti-entropy, snapshot offers and downloads, audits and evidence.
 public struct ProtocolNode: Sendable {
     public let identity: PublicKey
-    public let config: NodeConfig
+    public private(set) var config: NodeConfig
     var rng: SplitMix64
     var now: NodeTime = .zero
     var sessions: [PublicKey: PeerSession] = [:]
@@ -44,6 +44,11 @@ public struct ProtocolNode: Sendable {
 
     public var me: PeerAddress { PeerAddress(node: identity, endpoint: config.listenEndpoint) }
 
+    /// Sets the address peers are told to dial, once the driver knows it
+    /// (a daemon listening on port 0 learns its port only when bound).
+    /// Spaces opened afterwards advertise it.
+    public mutating func setListenEndpoint(_ endpoint: String) { config.listenEndpoint = endpoint }
+
     /// Schedules the node's own timers; call once before anything else.
     public mutating func start(now: NodeTime) -> [NodeOutput] {
         self.now = now
@@ -60,6 +65,7 @@ public struct ProtocolNode: Sendable {
         case .connectFailed(let address): connectFailed(address)
         case .received(let peer, let frame): received(frame, from: peer)
         case .timerFired(let timer): fired(timer)
+        case .contactsAdded(let contacts): addContacts(contacts)
         case .spaceOpened(let local): openSpace(local)
         case .spaceClosed(let key): closeSpace(key)
         case .appended(let key, let batch): appended(batch, in: key)
@@ -88,6 +94,13 @@ public struct ProtocolNode: Sendable {
 
     /// The stored frontier the node believes it holds for a space.
     public func storedFrontier(of key: DiscoveryKey) -> Frontier? { spaces[key]?.stored }
+
+    /// Entries the node knows to exist in a space (stored, or named by a
+    /// signed head a peer sent): how far a catch-up has to go.
+    public func knownEntries(of key: DiscoveryKey) -> UInt64 {
+        guard let space = spaces[key] else { return 0 }
+        return space.heads.reach(beyond: space.stored)
+    }
 
     /// Whether the space is still joining from a snapshot.
     public func isJoining(_ key: DiscoveryKey) -> Bool { spaces[key]?.isJoining ?? false }

@@ -71,7 +71,8 @@ struct SpaceState {
         }
         // A node that holds nothing of the space joins from a snapshot, unless
         // its policy is replay; one that holds anything catches up by anti-entropy.
-        phase = local.trust != .replay && local.stored.isEmpty && local.snapshots.isEmpty ? .joining(Joining()) : .live
+        let empty = local.stored.isEmpty && local.snapshots.isEmpty
+        phase = local.trust != .replay && empty && !local.writesGenesis ? .joining(Joining()) : .live
     }
 
     var isJoining: Bool {
@@ -110,6 +111,15 @@ struct HeadCache {
         list.append(head)
         if list.count > Self.perFeed { list.removeFirst(list.count - Self.perFeed) }
         heads[head.feed] = list
+    }
+
+    /// Entries the newest held heads reach, per feed, at least `stored`.
+    func reach(beyond stored: Frontier) -> UInt64 {
+        var total: UInt64 = 0
+        for feed in Set(heads.keys).union(stored.feeds) {
+            total += max(stored.seq(of: feed), heads[feed]?.map(\.seq).max() ?? 0)
+        }
+        return total
     }
 
     /// A head this cache holds for the same feed and seq but another hash.

@@ -1,0 +1,275 @@
+import Foundation
+import SheafControl
+import SheafDaemon
+import SheafProtocol
+import SheafRandom
+import SheafWorkloads
+
+/// The comparison the demo and `sheaf-bench net-bootstrap` make: a space
+/// with history on running nodes; one fresh node joins by snapshot, another
+/// by replay; how long each takes to be caught up, and what it downloads.
+public struct BootstrapComparison: Sendable {
+    public struct Options: Sendable {
+        /// Model entries in the space.
+        public var entries: Int
+        /// Nodes holding the space. With `seedOffline` the first holds W1's
+        /// history from the start; otherwise every node writes through the API.
+        public var nodes: Int
+        public var seedOffline: Bool
+        public var executable: String
+        public var workDirectory: String
+        public var batch = 2_000
+        public var logLevel = "warning"
+
+        public init(entries: Int, nodes: Int, seedOffline: Bool, executable: String, workDirectory: String) {
+            self.entries = entries
+            self.nodes = nodes
+            self.seedOffline = seedOffline
+            self.executable = executable
+            self.workDirectory = workDirectory
+        }
+    }
+
+    public struct Joined: Codable, Sendable {
+        /// Seconds from the join request until queryable, and until caught up.
+        public var queryableSeconds: Double
+        public var readySeconds: Double
+        public var bytesReceived: UInt64
+        public var stateRoot: String
+        public var peakResidentMB: Double?
+    }
+
+    public struct Result: Codable, Sendable {
+        public var entries: Int
+        public var snapshot: Joined
+        public var replay: Joined
+        public var stateRoot: String
+        public var snapshotCompressedBytes: UInt64
+        public var seedPeakResidentMB: Double?
+
+        public var speedup: Double { snapshot.readySeconds > 0 ? replay.readySeconds / snapshot.readySeconds : 0 }
+        public var stateRootsEqual: Bool { snapshot.stateRoot == stateRoot && replay.stateRoot == stateRoot }
+
+        /// The last line the demo and the benchmark print.
+        public var json: String {
+            func f(_ x: Double) -> String { String(format: "%.3f", x) }
+            return "{\"entries\":\(entries),\"ready_s_snapshot\":\(f(snapshot.readySeconds)),\"ready_s_replay\":\(f(replay.readySeconds)),"
+                + "\"speedup\":\(String(format: "%.2f", speedup)),\"bytes_snapshot\":\(snapshot.bytesReceived),"
+                + "\"bytes_replay\":\(replay.bytesReceived),\"state_roots_equal\":\(stateRootsEqual),"
+                + "\"queryable_s_snapshot\":\(f(snapshot.queryableSeconds)),\"queryable_s_replay\":\(f(replay.queryableSeconds)),"
+                + "\"snapshot_compressed_bytes\":\(snapshotCompressedBytes),"
+                + "\"seed_peak_rss_mb\":\(seedPeakResidentMB.map { String(format: "%.1f", $0) } ?? "null")}"
+        }
+    }
+
+    public let options: Options
+    public let say: @Sendable (String) -> Void
+    /// Redraws one status line in place (a terminal) or prints it now and then.
+    public let status: @Sendable (String) -> Void
+
+    public init(options: Options, say: @escaping @Sendable (String) -> Void, status: @escaping @Sendable (String) -> Void) {
+        self.options = options
+        self.say = say
+        self.status = status
+    }
+
+    public func run() async throws -> Result {
+        var nodes: [PeerProcess] = []
+        do {
+            let result = try await run(cluster: &nodes)
+            for node in nodes { await node.stop() }
+            return result
+        } catch {
+            for node in nodes { await node.stop(grace: .seconds(5)) }
+            throw error
+        }
+    }
+
+    private func run(cluster nodes: inout [PeerProcess]) async throws -> Result {
+        let space: String
+        if options.seedOffline {
+            let seedData = DataDirectory(options.workDirectory + "/seed")
+            try seedData.initialize()
+            let workload = W1(entries: options.entries)
+            say("Seeding a W1 space of \(options.entries) entries (\(workload.writers) writers) on the seed node…")
+            try await W1Seeder.seed(seedData, workload: workload, progress: status)
+            nodes.append(try PeerProcess(name: "seed", executable: options.executable, data: seedData, logLevel: options.logLevel))
+            try await nodes[0].connect()
+            space = workload.space.hex
+        } else {
+            space = try await buildCluster(&nodes)
+        }
+        let target = try await nodes[0].control().space(space)
+        say("Space \(space.prefix(12))… holds \(target.entries) entries; root \(target.stateRoot.prefix(16))…; newest snapshot "
+            + "\(target.newestSnapshot.map { "\($0.entries) entries, \(ByteCount.format($0.compressedBytes))" } ?? "none")")
+        let contacts = nodes.map(\.listen)
+
+        say("Starting a fresh node that joins by snapshot…")
+        let bySnapshot = try await join(space: space, trust: "member", name: "joiner-snapshot", contacts: contacts, target: target)
+        say("Starting a fresh node that joins by replaying every feed…")
+        let byReplay = try await join(space: space, trust: "replay", name: "joiner-replay", contacts: contacts, target: target)
+        return Result(entries: options.entries, snapshot: bySnapshot, replay: byReplay, stateRoot: target.stateRoot,
+                      snapshotCompressedBytes: target.newestSnapshot?.compressedBytes ?? 0, seedPeakResidentMB: nodes[0].peakResidentMB)
+    }
+
+    /// Starts the cluster, creates the space, admits every node, writes a
+    /// W1-shaped workload through the API, snapshots, then writes a 1% tail.
+    private func buildCluster(_ nodes: inout [PeerProcess]) async throws -> String {
+        say("Starting \(options.nodes) nodes on loopback…")
+        for index in 0..<options.nodes {
+            let data = DataDirectory(options.workDirectory + "/node\(index)")
+            let node = try PeerProcess(name: "node\(index)", executable: options.executable, data: data,
+                                       join: nodes.first.map { [$0.listen] } ?? [], logLevel: options.logLevel)
+            try await node.connect()
+            nodes.append(node)
+        }
+        let creator = try nodes[0].control()
+        let space = try await creator.createSpace().space
+        for node in nodes.dropFirst() {
+            let control = try node.control()
+            _ = try await control.joinSpace(JoinSpaceRequest(space: space, trust: "member"))
+            _ = try await creator.admit(try await control.status().node, to: space)
+        }
+        for node in nodes {
+            try await waitUntil("\(node.name) may write") {
+                let status = try await node.control().space(space)
+                return status.writer && status.ready
+            }
+        }
+
+        let head = options.entries - options.entries / 100
+        try await write(range: 0..<head, to: space, on: nodes)
+        try await converge(space, nodes)
+        say("Taking snapshots on every node…")
+        for node in nodes { _ = try await node.control().snapshotNow(in: space) }
+        try await write(range: head..<options.entries, to: space, on: nodes)
+        try await converge(space, nodes)
+        return space
+    }
+
+    /// W1-shaped puts (one field of one of 10,000 objects to a 64-character
+    /// value), spread over the nodes, in batches.
+    private func write(range: Range<Int>, to space: String, on nodes: [PeerProcess]) async throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let batch = options.batch
+        let status = self.status
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for (index, node) in nodes.enumerated() {
+                let control = try node.control()
+                let mine = stride(from: range.lowerBound + index * batch, to: range.upperBound, by: batch * nodes.count)
+                group.addTask {
+                    var written = 0
+                    for first in mine {
+                        let puts = (first..<min(first + batch, range.upperBound)).map(Self.put)
+                        _ = try await control.putBatch(PutBatchRequest(puts: puts), in: space)
+                        written += puts.count
+                    }
+                    return written
+                }
+            }
+            var total = 0
+            for try await written in group {
+                total += written
+                status("writing: \(total) of \(range.count) entries")
+            }
+        }
+        let seconds = (clock.now - start).seconds
+        say("Wrote \(range.count) entries in \(String(format: "%.1f", seconds)) s (\(Int(Double(range.count) / max(seconds, 0.001))) entries/s)")
+    }
+
+    /// Entry `n` of the workload: deterministic, W1's shape.
+    static func put(_ n: Int) -> PutBatchRequest.Put {
+        var rng = SplitMix64(seed: UInt64(n) &* 0x9E37_79B9_7F4A_7C15 &+ 1)
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        let value = String(decoding: (0..<64).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }, as: UTF8.self)
+        return PutBatchRequest.Put(id: "obj-\(rng.next() % 10_000)", fields: ["f\(rng.next() % 8)": .string(value)])
+    }
+
+    private func converge(_ space: String, _ nodes: [PeerProcess]) async throws {
+        try await waitUntil("the nodes converge", timeout: .seconds(600)) {
+            var roots = Set<String>()
+            var entries = Set<UInt64>()
+            for node in nodes {
+                let status = try await node.control().space(space)
+                roots.insert(status.stateRoot)
+                entries.insert(status.entries)
+            }
+            status("converging: entries per node \(entries.sorted())")
+            return roots.count == 1 && entries.count == 1
+        }
+    }
+
+    private func join(space: String, trust: String, name: String, contacts: [String], target: SpaceStatus) async throws -> Joined {
+        let node = try PeerProcess(name: name, executable: options.executable, data: DataDirectory(options.workDirectory + "/" + name),
+                                   join: contacts, extra: ["--snapshot-every", "0", "--snapshot-interval", "0"], logLevel: options.logLevel)
+        defer { Task { await node.stop() } }
+        let control = try await node.connect()
+        // Joining starts once the node has its sessions, as a user would join after the daemon is up.
+        try await waitUntil("\(name) connects") { try await control.status().neighbours.count >= contacts.count }
+        let before = try await control.status().bytesIn
+        let clock = ContinuousClock()
+        let start = clock.now
+        _ = try await control.joinSpace(JoinSpaceRequest(space: space, trust: trust))
+        var queryable: Double?
+        var last = clock.now
+        while true {
+            let status = try await control.space(space)
+            let elapsed = (clock.now - start).seconds
+            if queryable == nil, status.ready { queryable = elapsed }
+            if status.entries >= target.entries, !status.stateRoot.isEmpty {
+                guard status.stateRoot == target.stateRoot else {
+                    throw ControlError(.internal, "\(name) holds every entry but its state root differs", hint: "see \(node.data.path)/peer.log")
+                }
+                let bytes = try await control.status().bytesIn - before
+                let joined = Joined(queryableSeconds: queryable ?? elapsed, readySeconds: elapsed, bytesReceived: bytes,
+                                    stateRoot: status.stateRoot, peakResidentMB: node.peakResidentMB)
+                say("\(name): queryable after \(String(format: "%.2f", joined.queryableSeconds)) s, caught up after "
+                    + "\(String(format: "%.2f", elapsed)) s, received \(ByteCount.format(bytes))")
+                await node.stop()
+                return joined
+            }
+            if clock.now - last > .milliseconds(100) {
+                self.status(ProgressLine.render(name: name, status: status, target: target.entries, elapsed: elapsed))
+                last = clock.now
+            }
+            guard elapsed < 1800 else { throw ControlError(.unavailable, "\(name) did not catch up in 30 minutes") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    private func waitUntil(_ what: String, timeout: Duration = .seconds(120), _ condition: () async throws -> Bool) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ControlError(.unavailable, "timed out waiting until \(what)")
+    }
+}
+
+/// One line of a joining node's progress.
+enum ProgressLine {
+    static func render(name: String, status: SpaceStatus, target: UInt64, elapsed: Double) -> String {
+        let phase = status.bootstrap?.phase.rawValue ?? (status.ready ? "catching_up" : "discovering")
+        var line = "\(name): \(phase) \(String(format: "%5.1f", elapsed)) s"
+        if let bootstrap = status.bootstrap, bootstrap.chunksTotal > 0, !status.ready {
+            line += "  chunks \(bootstrap.chunksDone)/\(bootstrap.chunksTotal)  \(ByteCount.format(bootstrap.bytesDone)) of \(ByteCount.format(bootstrap.bytesTotal))"
+        } else {
+            line += "  entries \(status.entries)/\(target)"
+        }
+        return line
+    }
+}
+
+/// Byte counts for people.
+public enum ByteCount {
+    public static func format(_ bytes: UInt64) -> String {
+        let value = Double(bytes)
+        if value >= 1e9 { return String(format: "%.2f GB", value / 1e9) }
+        if value >= 1e6 { return String(format: "%.1f MB", value / 1e6) }
+        if value >= 1e3 { return String(format: "%.1f KB", value / 1e3) }
+        return "\(bytes) B"
+    }
+}

@@ -1,0 +1,22 @@
+import SheafMetrics
+import SheafNode
+import SheafProtocol
+
+/// What the node's events and counters mean for the daemon's metrics.
+extension PeerMetrics {
+    func record(_ event: NodeEvent) {
+        switch event {
+        case .misbehaviour(_, let kind, _): verificationFailed(kind: kind.rawValue)
+        case .peerBanned: peerBanned()
+        case .forkDetected: forkDetected()
+        case .fraudDetected: fraudDetected()
+        case .bootstrapChoseSnapshot, .bootstrapProgress, .spaceReady, .neighborUp, .neighborDown: break
+        }
+    }
+
+    /// Counts what the host did since `previous` (its counters only grow).
+    func record(_ stats: HostStats, since previous: HostStats) {
+        entriesApplied(Int(stats.entriesIngested - previous.entriesIngested))
+        for _ in previous.snapshotsInstalled..<max(previous.snapshotsInstalled, stats.snapshotsInstalled) { snapshotInstalled() }
+    }
+}
