@@ -222,7 +222,9 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "PeerCLITests", dependencies: ["PeerCLI", "SheafControl"]),
-        .testTarget(name: "PeerIntegrationTests", dependencies: ["PeerCluster", "SheafDaemon", "SheafControl", "SheafNoise", "SheafProtocol", "SheafCrypto"]),
+        .testTarget(name: "PeerIntegrationTests", dependencies: [
+            "PeerCluster", "SheafDaemon", "SheafControl", "SheafNoise", "SheafProtocol", "SheafCrypto", "SheafFeeds",
+        ]),
         .testTarget(name: "SheafProtocolTests", dependencies: ["SheafProtocol", "SheafCodec", "SheafCollections", "SheafCrypto", "SheafFeeds", "SheafSnapshots", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
     ],
     swiftLanguageModes: [.v6]

@@ -8,6 +8,11 @@ public struct FrameSealer: Sendable {
         self.maxFrameBytes = maxFrameBytes
     }
 
+    /// The same cipher stream under another frame limit: a sender may hold
+    /// itself to less than the session allows (tests also use it to send
+    /// more, to check that the receiver refuses it).
+    public func withFrameLimit(_ maxFrameBytes: Int) -> FrameSealer { FrameSealer(cipher: cipher, maxFrameBytes: maxFrameBytes) }
+
     /// Encrypts `frame` into `out`, which must hold exactly
     /// `FrameLayout.sealedSize(frameBytes: frame.count)` bytes.
     public mutating func seal(_ frame: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws(SecureChannelError) {

@@ -48,6 +48,21 @@ final class RawSocket {
         return out
     }
 
+    enum Received {
+        case bytes([UInt8])
+        case closed
+        case timedOut
+    }
+
+    /// Whatever arrives next (up to 64 KiB).
+    func receiveSome() -> Received {
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n > 0 { return .bytes(Array(buffer[..<n])) }
+        if n < 0, errno == EAGAIN || errno == EWOULDBLOCK { return .timedOut }
+        return .closed
+    }
+
     /// Whether the peer closed the connection within the receive timeout
     /// (reading whatever it still sent before closing).
     func closedByPeer() -> Bool {
