@@ -64,6 +64,9 @@ public final class ControlServer: Sendable {
         logger.info("control API stopped")
     }
 
+    /// Connections open now (kept-alive ones included).
+    public var openConnections: Int { state.withLock { $0.connections.count } }
+
     /// Stops accepting, closes idle connections; busy ones close after their reply.
     public func shutdown() {
         let (listener, idle) = state.withLock { $0.shutDown() }
