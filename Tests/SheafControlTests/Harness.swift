@@ -87,9 +87,11 @@ enum RawHTTP {
         return text + "\r\n" + (body ?? "")
     }
 
-    /// A whole reply (head and Content-Length body), or nil if incomplete.
+    /// A whole final reply (head and Content-Length body) after any 1xx
+    /// interim ones, or nil if incomplete.
     static func parse(_ bytes: [UInt8]) -> Reply? {
-        let text = String(decoding: bytes, as: UTF8.self)
+        var text = String(decoding: bytes, as: UTF8.self)
+        while text.hasPrefix("HTTP/1.1 1"), let interim = text.range(of: "\r\n\r\n") { text = String(text[interim.upperBound...]) }
         guard let end = text.range(of: "\r\n\r\n") else { return nil }
         let lines = text[..<end.lowerBound].components(separatedBy: "\r\n")
         guard let statusLine = lines.first, let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "") else { return nil }

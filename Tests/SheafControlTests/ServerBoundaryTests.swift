@@ -83,6 +83,17 @@ import Testing
         }
     }
 
+    @Test func expectContinueIsAnswered() async throws {
+        try await withServer { _, port, control in
+            let body = #"{"writer":"\#(RecordingControl.writer)"}"#
+            let request = RawHTTP.request("POST", ControlRoute.admitWriter(space: space).target, body: body)
+                .replacingOccurrences(of: "\r\n\r\n", with: "\r\nExpect: 100-continue\r\n\r\n")
+            let reply = try #require(try await RawHTTP.send(request, port: port))
+            #expect(reply.status == 200)
+            #expect(await control.calls == ["admit \(RecordingControl.writer) \(space)"])
+        }
+    }
+
     @Test func unauthenticatedRequestsGetTheSmallLimit() async throws {
         var limits = testLimits()
         limits.smallBodyBytes = 100
