@@ -47,7 +47,7 @@ public enum FieldSyntax {
         return .string(text)
     }
 
-    /// The value as `put` would read it back (strings quoted when they would not).
+    /// The value as `put` would read it back.
     public static func render(_ value: JSONFieldValue) -> String {
         switch value {
         case .null: return "null"
@@ -58,8 +58,9 @@ public enum FieldSyntax {
             return isDecimal(text) ? text : text == "inf" || text == "-inf" || text == "nan" ? text : text + ".0"
         case .bytes(let bytes): return "0x" + Hex.encode(bytes)
         case .string(let text):
+            // Quoted when it would read back as something else, or has blanks (one shell word).
             let plain = (try? parseValue(text)).map { $0 == .string(text) } ?? false
-            return plain && !text.isEmpty ? text : "\"\(text)\""
+            return plain && !text.isEmpty && !text.contains(where: \.isWhitespace) ? text : "\"\(text)\""
         }
     }
 

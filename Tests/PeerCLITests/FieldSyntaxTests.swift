@@ -34,7 +34,7 @@ import Testing
 
     @Test(arguments: [
         JSONFieldValue.int(42), .double(4), .double(4.25), .double(1e300), .double(-0.0), .bool(true), .null, .bytes([1, 2]),
-        .string("hello"), .string("42"), .string("true"), .string(""), .string("0x12"), .string("null"), .string("4.5"),
+        .string("hello"), .string("two words"), .string("42"), .string("true"), .string(""), .string("0x12"), .string("null"), .string("4.5"),
     ])
     func renderedValuesParseBack(_ value: JSONFieldValue) throws {
         let text = FieldSyntax.render(value)

@@ -20,7 +20,7 @@ public enum Format {
 
     public static func rate(_ bytesPerSecond: Double) -> String {
         guard bytesPerSecond.isFinite, bytesPerSecond >= 0 else { return "–" }
-        return bytes(UInt64(bytesPerSecond)) + "/s"
+        return bytes(UInt64(min(bytesPerSecond, 1e18))) + "/s"
     }
 
     public static func count<I: BinaryInteger>(_ value: I) -> String {
@@ -35,6 +35,7 @@ public enum Format {
 
     public static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "–" }
+        let seconds = min(seconds, 1e12)  // whatever a daemon reports, Int(_:) below must not trap
         if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
         if seconds < 10 { return twoDecimals(seconds) + " s" }
         if seconds < 60 { return oneDecimal(seconds) + " s" }
