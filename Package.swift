@@ -221,7 +221,10 @@ let package = Package(
             "SheafTestSupport", "SheafControl", "SheafMetrics", "SheafCrypto", .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "PeerCLITests", dependencies: ["PeerCLI", "SheafControl"]),
+        .testTarget(name: "PeerCLITests", dependencies: [
+            "PeerCLI", "SheafControl", "SheafTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "PeerIntegrationTests", dependencies: [
             "PeerCluster", "SheafDaemon", "SheafControl", "SheafNoise", "SheafProtocol", "SheafCrypto", "SheafFeeds",
         ]),

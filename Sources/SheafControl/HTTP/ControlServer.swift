@@ -7,8 +7,10 @@ import Synchronization
 /// The control API's HTTP/1.1 server, on loopback only: one child task per
 /// connection, requests on a connection one at a time (keep-alive).
 ///
-/// `run` serves until `shutdown()` or cancellation; either stops accepting,
-/// closes idle connections, lets requests in flight finish, then returns.
+/// `run` serves until `shutdown()` or cancellation. `shutdown()` is the
+/// graceful way: it stops accepting, closes idle connections and lets
+/// requests in flight finish before `run` returns. Cancelling `run` does the
+/// same but also cancels the node calls in flight.
 public final class ControlServer: Sendable {
     public let service: ControlService
     private let limits: ControlServerLimits
@@ -63,6 +65,9 @@ public final class ControlServer: Sendable {
         }
         logger.info("control API stopped")
     }
+
+    /// Connections open now (kept-alive ones included).
+    public var openConnections: Int { state.withLock { $0.connections.count } }
 
     /// Stops accepting, closes idle connections; busy ones close after their reply.
     public func shutdown() {
