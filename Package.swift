@@ -142,11 +142,11 @@ let package = Package(
         ]),
         // Clusters of real `peer` processes: the demo, the network benchmarks, the integration tests.
         .target(name: "PeerCluster", dependencies: [
-            "SheafDaemon", "SheafControl", "SheafProtocol", "SheafReplica", "SheafModels", "SheafWorkloads", "SheafRandom",
+            "SheafDaemon", "SheafControl", "PeerCLI", "SheafProtocol", "SheafReplica", "SheafModels", "SheafWorkloads", "SheafRandom",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "peer", dependencies: [
-            "SheafDaemon", "PeerCluster", "PeerCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "SheafDaemon", "SheafControl", "PeerCluster", "PeerCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 

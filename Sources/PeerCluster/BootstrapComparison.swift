@@ -1,4 +1,5 @@
 import Foundation
+import PeerCLI
 import SheafControl
 import SheafDaemon
 import SheafProtocol
@@ -101,7 +102,7 @@ public struct BootstrapComparison: Sendable {
         }
         let target = try await nodes[0].control().space(space)
         say("Space \(space.prefix(12))… holds \(target.entries) entries; root \(target.stateRoot.prefix(16))…; newest snapshot "
-            + "\(target.newestSnapshot.map { "\($0.entries) entries, \(ByteCount.format($0.compressedBytes))" } ?? "none")")
+            + "\(target.newestSnapshot.map { "\($0.entries) entries, \(Format.bytes($0.compressedBytes))" } ?? "none")")
         let contacts = nodes.map(\.listen)
 
         say("Starting a fresh node that joins by snapshot…")
@@ -225,7 +226,7 @@ public struct BootstrapComparison: Sendable {
                 let joined = Joined(queryableSeconds: queryable ?? elapsed, readySeconds: elapsed, bytesReceived: bytes,
                                     stateRoot: status.stateRoot, peakResidentMB: node.peakResidentMB)
                 say("\(name): queryable after \(String(format: "%.2f", joined.queryableSeconds)) s, caught up after "
-                    + "\(String(format: "%.2f", elapsed)) s, received \(ByteCount.format(bytes))")
+                    + "\(String(format: "%.2f", elapsed)) s, received \(Format.bytes(bytes))")
                 await node.stop()
                 return joined
             }
@@ -255,21 +256,10 @@ enum ProgressLine {
         let phase = status.bootstrap?.phase.rawValue ?? (status.ready ? "catching_up" : "discovering")
         var line = "\(name): \(phase) \(String(format: "%5.1f", elapsed)) s"
         if let bootstrap = status.bootstrap, bootstrap.chunksTotal > 0, !status.ready {
-            line += "  chunks \(bootstrap.chunksDone)/\(bootstrap.chunksTotal)  \(ByteCount.format(bootstrap.bytesDone)) of \(ByteCount.format(bootstrap.bytesTotal))"
+            line += "  chunks \(bootstrap.chunksDone)/\(bootstrap.chunksTotal)  \(Format.bytes(bootstrap.bytesDone)) of \(Format.bytes(bootstrap.bytesTotal))"
         } else {
             line += "  entries \(status.entries)/\(target)"
         }
         return line
-    }
-}
-
-/// Byte counts for people.
-public enum ByteCount {
-    public static func format(_ bytes: UInt64) -> String {
-        let value = Double(bytes)
-        if value >= 1e9 { return String(format: "%.2f GB", value / 1e9) }
-        if value >= 1e6 { return String(format: "%.1f MB", value / 1e6) }
-        if value >= 1e3 { return String(format: "%.1f KB", value / 1e3) }
-        return "\(bytes) B"
     }
 }

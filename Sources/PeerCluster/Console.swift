@@ -1,4 +1,5 @@
 import Foundation
+import PeerCLI
 import Synchronization
 
 #if canImport(Glibc)
@@ -53,25 +54,14 @@ public final class Console: Sendable {
 /// The comparison as a table.
 public enum ComparisonTable {
     public static func render(_ result: BootstrapComparison.Result) -> String {
-        func s(_ x: Double) -> String { String(format: "%.2f s", x) }
-        let rows = [
-            ["", "by snapshot", "by replay"],
-            ["queryable after", s(result.snapshot.queryableSeconds), s(result.replay.queryableSeconds)],
-            ["caught up after", s(result.snapshot.readySeconds), s(result.replay.readySeconds)],
-            ["bytes received", ByteCount.format(result.snapshot.bytesReceived), ByteCount.format(result.replay.bytesReceived)],
-            ["state root", String(result.snapshot.stateRoot.prefix(16)), String(result.replay.stateRoot.prefix(16))],
-        ]
-        let widths = (0..<3).map { column in rows.map { $0[column].count }.max() ?? 0 }
-        var lines = rows.map { row in
-            row.enumerated().map { index, cell in
-                index == 0 ? cell.padding(toLength: widths[0], withPad: " ", startingAt: 0)
-                    : String(repeating: " ", count: widths[index] - cell.count) + cell
-            }.joined(separator: "   ")
-        }
-        lines.insert(String(repeating: "-", count: lines[0].count), at: 1)
-        lines.append("")
-        lines.append("\(result.entries) entries; joining by snapshot was \(String(format: "%.1f", result.speedup))× faster; "
-                     + "state roots \(result.stateRootsEqual ? "equal" : "DIFFER")")
-        return lines.joined(separator: "\n")
+        func seconds(_ x: Double) -> String { String(format: "%.2f s", x) }
+        let table = Table([Table.Column(""), Table.Column("by snapshot", .right), Table.Column("by replay", .right)], rows: [
+            ["queryable after", seconds(result.snapshot.queryableSeconds), seconds(result.replay.queryableSeconds)],
+            ["caught up after", seconds(result.snapshot.readySeconds), seconds(result.replay.readySeconds)],
+            ["bytes received", Format.bytes(result.snapshot.bytesReceived), Format.bytes(result.replay.bytesReceived)],
+            ["state root", Format.key(result.snapshot.stateRoot), Format.key(result.replay.stateRoot)],
+        ])
+        return table.render() + "\n\n" + "\(Format.count(result.entries)) entries; caught up \(String(format: "%.1f", result.speedup))× sooner by snapshot; "
+            + "state roots \(result.stateRootsEqual ? "equal" : "DIFFER")"
     }
 }

@@ -1,15 +1,13 @@
 import ArgumentParser
+import SheafControl
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 enum DataOption {
-    /// $SHEAF_DATA, or ~/.sheaf.
-    static var defaultPath: String {
-        if let path = getenv("SHEAF_DATA").map({ String(cString: $0) }), !path.isEmpty { return path }
-        return (getenv("HOME").map { String(cString: $0) } ?? ".") + "/.sheaf"
-    }
+    /// $SHEAF_DATA, or ~/.sheaf: where the other commands look too.
+    static var defaultPath: String { ControlEndpoint.defaultDataDirectory() }
 }
 
 /// How commands fail: what went wrong and what to do, on stderr, and a non-zero exit.

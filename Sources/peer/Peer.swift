@@ -1,4 +1,5 @@
 import ArgumentParser
+import PeerCLI
 
 /// `peer`: the Sheaf node daemon, and the commands that talk to it.
 @main
@@ -11,5 +12,8 @@ struct Peer: AsyncParsableCommand {
             The other commands talk to the daemon running on the same data directory (default $SHEAF_DATA or ~/.sheaf).
             `peer demo` starts a whole cluster on loopback and compares joining by snapshot with replaying history.
             """,
-        subcommands: [InitCommand.self, RunCommand.self, DemoCommand.self])
+        subcommands: [
+            InitCommand.self, RunCommand.self, SpaceCommand.self, PutCommand.self, GetCommand.self, DeleteCommand.self, ListCommand.self,
+            StatusCommand.self, SnapshotCommand.self, DemoCommand.self,
+        ])
 }
