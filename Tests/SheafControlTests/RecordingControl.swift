@@ -21,7 +21,7 @@ actor RecordingControl: PeerControl {
     func status() async throws(ControlError) -> NodeStatus {
         calls.append("status")
         return NodeStatus(
-            node: Self.writer, listen: "127.0.0.1:7000", version: "test", uptimeSeconds: 1.5,
+            node: Self.writer, listen: "127.0.0.1:7000", version: "test", uptimeSeconds: 1.5, bytesIn: 30, bytesOut: 40,
             neighbours: [NeighbourStatus(node: Self.writer, address: "127.0.0.1:7001", outbound: true, connectedSeconds: 1, bytesIn: 10, bytesOut: 20)],
             spaces: [Self.spaceStatus])
     }
