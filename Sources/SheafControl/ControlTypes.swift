@@ -60,6 +60,7 @@ public struct SpaceStatus: Codable, Hashable, Sendable {
     public var entries: UInt64
     /// Last stored seq per feed (feed key hex → seq).
     public var frontier: [String: UInt64]
+    /// Empty while joining or catching up (see docs/API.md).
     public var stateRoot: String
     public var objects: Int
     /// Neighbours in the space's overlay (node keys).

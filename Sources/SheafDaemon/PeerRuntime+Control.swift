@@ -190,13 +190,20 @@ extension PeerRuntime: PeerControl {
         let stored = host.core.storedFrontier(of: key) ?? Frontier()
         spaces[key]?.bootstrap?.update(stored: stored.entryCount, known: host.core.knownEntries(of: key), at: now)
         let joining = host.core.isJoining(key)
+        // While joining or catching up the root is left out: it changes with
+        // every batch, and rebuilding it for each poll would slow the catch-up.
         var root = ""
-        var objects = 0
-        if !joining {
-            do {
-                root = try await replica.stateRoot().hex
-                objects = try await replica.read { $0.liveCount }
-            } catch { throw Self.unavailable(error) }
+        var objects = spaces[key]?.summary?.objects ?? 0
+        if !joining, spaces[key]?.bootstrap?.phase != .catchingUp {
+            if let summary = spaces[key]?.summary, summary.entries == stored.entryCount {
+                root = summary.root
+            } else {
+                do {
+                    root = try await replica.stateRoot().hex
+                    objects = try await replica.read { $0.liveCount }
+                } catch { throw Self.unavailable(error) }
+                spaces[key]?.summary = (stored.entryCount, root, objects)
+            }
         }
         var frontier: [String: UInt64] = [:]
         for feed in stored.feeds { frontier[feed.hex] = stored.seq(of: feed) }

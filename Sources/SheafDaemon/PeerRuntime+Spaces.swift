@@ -125,6 +125,10 @@ extension PeerRuntime {
             logger.info("bootstrap chose snapshot", metadata: ["manifest": "\(manifest.hex.prefix(16))", "entries": "\(entries)", "bytes": "\(bytes)"])
         case .bootstrapProgress(let key, let chunksDone, let chunksTotal, let bytesDone, let bytesTotal):
             spaces[key]?.bootstrap?.progress(chunksDone: chunksDone, chunksTotal: chunksTotal, bytesDone: bytesDone, bytesTotal: bytesTotal)
+            if let tracker = spaces[key]?.bootstrap {
+                logger.debug("bootstrap progress", metadata: ["chunks": "\(chunksDone)/\(chunksTotal)", "bytes": "\(bytesDone)/\(bytesTotal)",
+                                                            "elapsed_ms": "\(Int(now.since(tracker.startedAt).seconds * 1000))"])
+            }
         case .spaceReady(let key, let fromSnapshot):
             spaces[key]?.bootstrap?.ready(fromSnapshot: fromSnapshot, at: now)
             if let tracker = spaces[key]?.bootstrap, let seconds = tracker.readyAt?.since(tracker.startedAt).seconds {

@@ -51,6 +51,9 @@ public actor PeerRuntime: TransportDelegate {
         var record: SpaceRecord
         let replica: Replica<ObjectStore>
         var bootstrap: BootstrapTracker?
+        /// The state root and object count at a stored entry count: status
+        /// polls must not rebuild the root when nothing changed.
+        var summary: (entries: UInt64, root: String, objects: Int)?
     }
 
     public init(data: DataDirectory, config: DaemonConfig, logger: Logger, metrics: PeerMetrics = PeerMetrics()) throws(DaemonError) {
