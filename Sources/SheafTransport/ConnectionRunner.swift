@@ -5,8 +5,8 @@ import SheafNoise
 
 /// How a connection ended, for the dialer.
 enum ConnectionOutcome {
-    /// A session was established with `peer` (it has ended since).
-    case session(PublicKey)
+    /// A session was established with `peer`; it has ended after `lasted`.
+    case session(PublicKey, lasted: Duration)
     /// The connection was dropped before a session existed (or lost a duplicate race).
     case failed(String)
 }
@@ -21,7 +21,8 @@ extension Transport {
                     guard let connection = reserve(outbound: false, address: address, channel: child.channel) else {
                         logger.warning("inbound connection refused: at the connection limit",
                                        metadata: ["address": "\(address)", "limit": "\(config.maxConnections)"])
-                        child.channel.close(promise: nil)
+                        // Through executeThenClose, which also finishes the async writer.
+                        spawn { try? await child.executeThenClose { _, _ in } }
                         continue
                     }
                     spawn { [self] in _ = await run(child, connection: connection, expectedPeer: nil) }
@@ -76,7 +77,7 @@ extension Transport {
             log.notice("connection failed before a session", metadata: ["reason": "\(reason)"])
         }
         connection.done.fire()
-        if let admitted { return .session(admitted) }
+        if let admitted { return .session(admitted, lasted: .now - connection.since) }
         return .failed(failure ?? reason)
     }
 
@@ -180,8 +181,13 @@ extension Transport {
                 return
             }
         }
-        // Closed: drained for a graceful finish, or dropped.
-        connection.close(reason: connection.closeReason ?? "closed")
+        if connection.outbox.isDiscarding {
+            connection.close(reason: connection.closeReason ?? "closed")
+        } else {
+            // Drained for a graceful finish: half-close once the socket has
+            // sent it all; the peer's close then ends the reader.
+            outbound.finish()
+        }
     }
 
     private func seal(_ frame: [UInt8], with sealer: inout FrameSealer, into buffer: inout ByteBuffer) throws {
@@ -210,7 +216,7 @@ extension Transport {
                 connection.close(reason: "idle: nothing received for \(received)")
                 return
             }
-            if silence.sent >= config.keepaliveInterval, connection.outbox.queuedBytes == 0 {
+            if silence.sent >= config.keepaliveInterval, connection.outbox.isEmpty {
                 _ = connection.outbox.enqueue(.keepalive)
             }
         }

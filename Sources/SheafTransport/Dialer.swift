@@ -4,31 +4,33 @@ import SheafCrypto
 
 extension Transport {
     /// Dials `address` once, or, when `persistent`, for as long as the
-    /// transport runs: after a failure with backoff, after a session ends at
-    /// once (then with backoff if that fails).
+    /// transport runs, with backoff between attempts. The backoff restarts
+    /// after a session that lasted, so a peer that accepts and drops at once
+    /// is not redialled in a tight loop.
     func dialLoop(address: String, persistent: Bool, expectedPeer: PublicKey?) async {
         var attempt = 0
         var generator = SystemRandomNumberGenerator()
         while !isShuttingDown {
             switch await dial(address, expectedPeer: expectedPeer) {
-            case .session(let peer):
-                attempt = 0
-                // Lost a simultaneous-dial race or replaced: while the peer is
-                // connected through another connection, do not redial.
+            case .session(let peer, let lasted):
+                if lasted >= Self.stableSession { attempt = 0 }
+                // Replaced by another connection with the peer: while that
+                // one lasts, do not redial.
                 while let other = currentSession(with: peer), !isShuttingDown {
                     await other.done.wait()
                 }
             case .failed(let reason):
                 logger.info("dial failed", metadata: ["address": "\(address)", "reason": "\(reason)"])
                 await delegate?.transportConnectFailed(address: address, reason: reason)
-                let delay = config.reconnect.delay(attempt: attempt, unit: Double.random(in: 0..<1, using: &generator))
-                attempt += 1
-                guard persistent else { return }
-                await pause(delay)
             }
             guard persistent, isPersistent(address) else { return }
+            await pause(config.reconnect.delay(attempt: attempt, unit: Double.random(in: 0..<1, using: &generator)))
+            attempt += 1
         }
     }
+
+    /// A session at least this long resets the backoff.
+    static let stableSession: Duration = .seconds(10)
 
     /// One TCP connect and connection run.
     private func dial(_ address: String, expectedPeer: PublicKey?) async -> ConnectionOutcome {
@@ -42,14 +44,14 @@ extension Transport {
                 .channelOption(.recvAllocator, value: Self.receiveAllocator)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel, configuration: Self.channelConfiguration)
                     }
                 }
         } catch {
             return .failed("connect: \(error)")
         }
         guard let connection = reserve(outbound: true, address: address, channel: channel.channel) else {
-            try? await channel.channel.close()
+            try? await channel.executeThenClose { _, _ in }
             return .failed(isShuttingDown ? "shutting down" : "at the connection limit")
         }
         return await run(channel, connection: connection, expectedPeer: expectedPeer)
