@@ -7,8 +7,9 @@ import SheafNoise
 enum ConnectionOutcome {
     /// A session was established with `peer`; it has ended after `lasted`.
     case session(PublicKey, lasted: Duration)
-    /// The connection was dropped before a session existed (or lost a duplicate race).
-    case failed(String)
+    /// The connection was dropped before a session existed; `peer` is known
+    /// when the handshake succeeded but the session was refused (a duplicate, oneself).
+    case failed(String, peer: PublicKey?)
 }
 
 extension Transport {
@@ -40,12 +41,14 @@ extension Transport {
         log[metadataKey: "address"] = "\(connection.address)"
         log[metadataKey: "direction"] = "\(connection.outbound ? "out" : "in")"
         var admitted: PublicKey?
+        var authenticated: PublicKey?
         var failure: String?
         do {
             try await channel.executeThenClose { inbound, outbound in
                 var iterator = inbound.makeAsyncIterator()
                 let (session, leftover) = try await handshake(connection, &iterator, outbound, expectedPeer: expectedPeer)
                 log[metadataKey: "peer"] = "\(session.peer)"
+                authenticated = session.peer
                 switch admit(connection, peer: session.peer, session: session.session) {
                 case .rejected(let reason):
                     connection.close(reason: reason)
@@ -78,7 +81,7 @@ extension Transport {
         }
         connection.done.fire()
         if let admitted { return .session(admitted, lasted: .now - connection.since) }
-        return .failed(failure ?? reason)
+        return .failed(failure ?? reason, peer: authenticated)
     }
 
     /// The Noise XX handshake, bounded by `handshakeTimeout`. Returns the

@@ -14,18 +14,26 @@ extension Transport {
             switch await dial(address, expectedPeer: expectedPeer) {
             case .session(let peer, let lasted):
                 if lasted >= Self.stableSession { attempt = 0 }
-                // Replaced by another connection with the peer: while that
-                // one lasts, do not redial.
-                while let other = currentSession(with: peer), !isShuttingDown {
-                    await other.done.wait()
-                }
-            case .failed(let reason):
+                await waitWhileConnected(peer)
+            case .failed(_, let peer?) where currentSession(with: peer) != nil:
+                // The peer is already connected through another connection
+                // (it dialled us too): not a failure; redial once that ends.
+                await waitWhileConnected(peer)
+            case .failed(let reason, let peer):
                 logger.info("dial failed", metadata: ["address": "\(address)", "reason": "\(reason)"])
                 await delegate?.transportConnectFailed(address: address, reason: reason)
+                if peer == identity.publicKey { return }  // our own address: redialling cannot help
             }
             guard persistent, isPersistent(address) else { return }
             await pause(config.reconnect.delay(attempt: attempt, unit: Double.random(in: 0..<1, using: &generator)))
             attempt += 1
+        }
+    }
+
+    /// While `peer` has a session through any connection, there is nothing to redial.
+    private func waitWhileConnected(_ peer: PublicKey) async {
+        while let other = currentSession(with: peer), !isShuttingDown {
+            await other.done.wait()
         }
     }
 
@@ -34,8 +42,8 @@ extension Transport {
 
     /// One TCP connect and connection run.
     private func dial(_ address: String, expectedPeer: PublicKey?) async -> ConnectionOutcome {
-        guard let (host, port) = Self.parse(address) else { return .failed("invalid address \(address)") }
-        guard hasRoom() else { return .failed(isShuttingDown ? "shutting down" : "at the connection limit") }
+        guard let (host, port) = Self.parse(address) else { return .failed("invalid address \(address)", peer: nil) }
+        guard hasRoom() else { return .failed(isShuttingDown ? "shutting down" : "at the connection limit", peer: nil) }
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             channel = try await ClientBootstrap(group: group)
@@ -48,11 +56,11 @@ extension Transport {
                     }
                 }
         } catch {
-            return .failed("connect: \(error)")
+            return .failed("connect: \(error)", peer: nil)
         }
         guard let connection = reserve(outbound: true, address: address, channel: channel.channel) else {
             try? await channel.executeThenClose { _, _ in }
-            return .failed(isShuttingDown ? "shutting down" : "at the connection limit")
+            return .failed(isShuttingDown ? "shutting down" : "at the connection limit", peer: nil)
         }
         return await run(channel, connection: connection, expectedPeer: expectedPeer)
     }

@@ -146,15 +146,37 @@ struct TransportTests {
         await b.transport.shutdown()
     }
 
-    @Test("a connection to oneself is refused")
+    @Test("a connection to oneself is refused, and not redialled")
     func selfConnection() async throws {
         let a = Node()
         let address = try await a.listen()
-        a.transport.connect(to: address, persistent: false)
+        a.transport.connect(to: address, persistent: true)
         #expect(await eventually { await a.recorder.failures.count == 1 })
         #expect(await a.recorder.failures.first == "connection to self")
+        // Backoff starts at 20 ms here: a redial would have failed again by now.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await a.recorder.failures.count == 1)
         #expect(await a.recorder.connections.isEmpty)
         await a.transport.shutdown()
+    }
+
+    @Test("persistent dials both ways settle on one session and report no failures")
+    func persistentBothWays() async throws {
+        let a = Node(), b = Node()
+        let addressA = try await a.listen(), addressB = try await b.listen()
+        a.transport.connect(to: addressB, persistent: true)
+        b.transport.connect(to: addressA, persistent: true)
+        #expect(await eventually {
+            let (pa, pb) = (await a.transport.connectedPeers, await b.transport.connectedPeers)
+            return pa.count == 1 && pb.count == 1 && pa[0].session == pb[0].session && pa[0].outbound == (a.key < b.key)
+        })
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await a.recorder.failures.isEmpty)
+        #expect(await b.recorder.failures.isEmpty)
+        let (pa, pb) = (await a.transport.connectedPeers, await b.transport.connectedPeers)
+        #expect(pa.count == 1 && pb.count == 1 && pa.first?.session == pb.first?.session)
+        await a.transport.shutdown()
+        await b.transport.shutdown()
     }
 
     @Test("dialling a known node that is another fails with unexpected peer")
