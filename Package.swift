@@ -181,7 +181,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SheafCryptoTests",
-            dependencies: ["SheafCrypto", "SheafCodec", "SheafRandom"]
+            dependencies: ["SheafTestSupport", "SheafCrypto", "SheafCodec", "SheafRandom"]
         ),
         .testTarget(
             name: "SheafCompressionTests",
@@ -190,7 +190,7 @@ let package = Package(
         .testTarget(
             name: "SheafFeedsTests",
             dependencies: [
-                "SheafFeeds", "SheafCrypto", "SheafCodec", "SheafRandom",
+                "SheafTestSupport", "SheafFeeds", "SheafCrypto", "SheafCodec", "SheafRandom",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
@@ -207,7 +207,7 @@ let package = Package(
         .testTarget(name: "SheafNodeTests", dependencies: ["SheafTestSupport", "SheafNode", "SheafProtocol", "SheafReplica", "SheafModels", "SheafFeeds", "SheafCrypto", "SheafCodec", "SheafFiles", "SheafRandom", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "SheafNoiseTests",
-            dependencies: ["SheafNoise", "SheafCrypto", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["SheafTestSupport", "SheafNoise", "SheafCrypto", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

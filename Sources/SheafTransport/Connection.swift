@@ -95,8 +95,6 @@ final class Signal: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    var isFired: Bool { state.withLock { $0.fired } }
-
     func wait() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let fired = state.withLock { s -> Bool in

@@ -5,10 +5,11 @@ import SheafNoise
 
 /// How a connection ended, for the dialer.
 enum ConnectionOutcome {
-    /// A session was established with `peer` (it has ended since).
-    case session(PublicKey)
-    /// The connection was dropped before a session existed (or lost a duplicate race).
-    case failed(String)
+    /// A session was established with `peer`; it has ended after `lasted`.
+    case session(PublicKey, lasted: Duration)
+    /// The connection was dropped before a session existed; `peer` is known
+    /// when the handshake succeeded but the session was refused (a duplicate, oneself).
+    case failed(String, peer: PublicKey?)
 }
 
 extension Transport {
@@ -21,7 +22,8 @@ extension Transport {
                     guard let connection = reserve(outbound: false, address: address, channel: child.channel) else {
                         logger.warning("inbound connection refused: at the connection limit",
                                        metadata: ["address": "\(address)", "limit": "\(config.maxConnections)"])
-                        child.channel.close(promise: nil)
+                        // Through executeThenClose, which also finishes the async writer.
+                        spawn { try? await child.executeThenClose { _, _ in } }
                         continue
                     }
                     spawn { [self] in _ = await run(child, connection: connection, expectedPeer: nil) }
@@ -39,12 +41,14 @@ extension Transport {
         log[metadataKey: "address"] = "\(connection.address)"
         log[metadataKey: "direction"] = "\(connection.outbound ? "out" : "in")"
         var admitted: PublicKey?
+        var authenticated: PublicKey?
         var failure: String?
         do {
             try await channel.executeThenClose { inbound, outbound in
                 var iterator = inbound.makeAsyncIterator()
                 let (session, leftover) = try await handshake(connection, &iterator, outbound, expectedPeer: expectedPeer)
                 log[metadataKey: "peer"] = "\(session.peer)"
+                authenticated = session.peer
                 switch admit(connection, peer: session.peer, session: session.session) {
                 case .rejected(let reason):
                     connection.close(reason: reason)
@@ -76,8 +80,8 @@ extension Transport {
             log.notice("connection failed before a session", metadata: ["reason": "\(reason)"])
         }
         connection.done.fire()
-        if let admitted { return .session(admitted) }
-        return .failed(failure ?? reason)
+        if let admitted { return .session(admitted, lasted: .now - connection.since) }
+        return .failed(failure ?? reason, peer: authenticated)
     }
 
     /// The Noise XX handshake, bounded by `handshakeTimeout`. Returns the
@@ -180,8 +184,13 @@ extension Transport {
                 return
             }
         }
-        // Closed: drained for a graceful finish, or dropped.
-        connection.close(reason: connection.closeReason ?? "closed")
+        if connection.outbox.isDiscarding {
+            connection.close(reason: connection.closeReason ?? "closed")
+        } else {
+            // Drained for a graceful finish: half-close once the socket has
+            // sent it all; the peer's close then ends the reader.
+            outbound.finish()
+        }
     }
 
     private func seal(_ frame: [UInt8], with sealer: inout FrameSealer, into buffer: inout ByteBuffer) throws {
@@ -210,7 +219,7 @@ extension Transport {
                 connection.close(reason: "idle: nothing received for \(received)")
                 return
             }
-            if silence.sent >= config.keepaliveInterval, connection.outbox.queuedBytes == 0 {
+            if silence.sent >= config.keepaliveInterval, connection.outbox.isEmpty {
                 _ = connection.outbox.enqueue(.keepalive)
             }
         }

@@ -4,36 +4,46 @@ import SheafCrypto
 
 extension Transport {
     /// Dials `address` once, or, when `persistent`, for as long as the
-    /// transport runs: after a failure with backoff, after a session ends at
-    /// once (then with backoff if that fails).
+    /// transport runs, with backoff between attempts. The backoff restarts
+    /// after a session that lasted, so a peer that accepts and drops at once
+    /// is not redialled in a tight loop.
     func dialLoop(address: String, persistent: Bool, expectedPeer: PublicKey?) async {
         var attempt = 0
         var generator = SystemRandomNumberGenerator()
         while !isShuttingDown {
             switch await dial(address, expectedPeer: expectedPeer) {
-            case .session(let peer):
-                attempt = 0
-                // Lost a simultaneous-dial race or replaced: while the peer is
-                // connected through another connection, do not redial.
-                while let other = currentSession(with: peer), !isShuttingDown {
-                    await other.done.wait()
-                }
-            case .failed(let reason):
+            case .session(let peer, let lasted):
+                if lasted >= Self.stableSession { attempt = 0 }
+                await waitWhileConnected(peer)
+            case .failed(_, let peer?) where currentSession(with: peer) != nil:
+                // The peer is already connected through another connection
+                // (it dialled us too): not a failure; redial once that ends.
+                await waitWhileConnected(peer)
+            case .failed(let reason, let peer):
                 logger.info("dial failed", metadata: ["address": "\(address)", "reason": "\(reason)"])
                 await delegate?.transportConnectFailed(address: address, reason: reason)
-                let delay = config.reconnect.delay(attempt: attempt, unit: Double.random(in: 0..<1, using: &generator))
-                attempt += 1
-                guard persistent else { return }
-                await pause(delay)
+                if peer == identity.publicKey { return }  // our own address: redialling cannot help
             }
             guard persistent, isPersistent(address) else { return }
+            await pause(config.reconnect.delay(attempt: attempt, unit: Double.random(in: 0..<1, using: &generator)))
+            attempt += 1
         }
     }
 
+    /// While `peer` has a session through any connection, there is nothing to redial.
+    private func waitWhileConnected(_ peer: PublicKey) async {
+        while let other = currentSession(with: peer), !isShuttingDown {
+            await other.done.wait()
+        }
+    }
+
+    /// A session at least this long resets the backoff.
+    static let stableSession: Duration = .seconds(10)
+
     /// One TCP connect and connection run.
     private func dial(_ address: String, expectedPeer: PublicKey?) async -> ConnectionOutcome {
-        guard let (host, port) = Self.parse(address) else { return .failed("invalid address \(address)") }
-        guard hasRoom() else { return .failed(isShuttingDown ? "shutting down" : "at the connection limit") }
+        guard let (host, port) = Self.parse(address) else { return .failed("invalid address \(address)", peer: nil) }
+        guard hasRoom() else { return .failed(isShuttingDown ? "shutting down" : "at the connection limit", peer: nil) }
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             channel = try await ClientBootstrap(group: group)
@@ -42,15 +52,15 @@ extension Transport {
                 .channelOption(.recvAllocator, value: Self.receiveAllocator)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel, configuration: Self.channelConfiguration)
                     }
                 }
         } catch {
-            return .failed("connect: \(error)")
+            return .failed("connect: \(error)", peer: nil)
         }
         guard let connection = reserve(outbound: true, address: address, channel: channel.channel) else {
-            try? await channel.channel.close()
-            return .failed(isShuttingDown ? "shutting down" : "at the connection limit")
+            try? await channel.executeThenClose { _, _ in }
+            return .failed(isShuttingDown ? "shutting down" : "at the connection limit", peer: nil)
         }
         return await run(channel, connection: connection, expectedPeer: expectedPeer)
     }

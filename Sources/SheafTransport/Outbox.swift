@@ -59,7 +59,11 @@ final class Outbox: Sendable {
         waiter?.resume()
     }
 
-    var queuedBytes: Int { state.withLock { $0.queuedBytes } }
+    /// Closed with `drain: false`: what was queued is dropped.
+    var isDiscarding: Bool { state.withLock { $0.discard } }
+
+    /// Nothing waits to be written (keep-alives are queued only then, so they cannot pile up).
+    var isEmpty: Bool { state.withLock { $0.head == $0.items.count } }
 
     /// The next items, about `maxBytes` of them (at least one); nil once the
     /// outbox is closed and nothing is left to drain, or the task is cancelled.

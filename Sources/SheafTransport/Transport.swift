@@ -45,7 +45,7 @@ public final class Transport: Sendable {
             .childChannelOption(.recvAllocator, value: Self.receiveAllocator)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel, configuration: Self.channelConfiguration)
                 }
             }
         let bound = (host: server.channel.localAddress?.ipAddress ?? host, port: server.channel.localAddress?.port ?? port)
@@ -135,6 +135,9 @@ public final class Transport: Sendable {
     }
 
     // MARK: - Internals shared by the accept loop, dialer and connections
+
+    /// Half-closure lets a finishing writer flush before the socket closes.
+    static let channelConfiguration = NIOAsyncChannel<ByteBuffer, ByteBuffer>.Configuration(isOutboundHalfClosureEnabled: true)
 
     static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 << 10, maximum: 1 << 20)
 

@@ -3,6 +3,7 @@ import SheafCrypto
 import SheafFeeds
 import Testing
 @_exported import SheafRandom
+@_exported import SheafTestSupport
 
 enum Fixtures {
     /// The key pair whose seed is 32 bytes drawn from `seed`: the same
@@ -101,15 +102,6 @@ func flipR(_ signature: Signature, bit: Int = 0) -> Signature {
     var r = signature.r.bytes
     r[bit / 8] ^= UInt8(1) << UInt8(bit % 8)
     return Signature(r: Bytes32(r)!, s: signature.s)
-}
-
-/// Bytes from a hex literal in a test vector (parsed here, not with `Hex`).
-func hexBytes(_ text: String) -> [UInt8] {
-    let digits = Array(text.utf8)
-    precondition(digits.count % 2 == 0, "odd hex literal")
-    return stride(from: 0, to: digits.count, by: 2).map { i in
-        UInt8(String(decoding: digits[i..<(i + 2)], as: UTF8.self), radix: 16)!
-    }
 }
 
 /// Runs `body` and returns the `FeedError` it throws, or nil if it succeeds.

@@ -2,16 +2,7 @@ import Foundation
 import SheafCrypto
 import Testing
 @_exported import SheafRandom
-
-/// Bytes from a hex string of a test vector (parsed here, not with `Hex`,
-/// so vectors do not depend on the code under test).
-func hexBytes(_ text: String) -> [UInt8] {
-    let digits = Array(text.utf8)
-    precondition(digits.count % 2 == 0, "odd hex literal")
-    return stride(from: 0, to: digits.count, by: 2).map { i in
-        UInt8(String(decoding: digits[i..<(i + 2)], as: UTF8.self), radix: 16)!
-    }
-}
+@_exported import SheafTestSupport
 
 func bytes32(_ text: String) -> Bytes32 { Bytes32(hexBytes(text))! }
 

@@ -121,7 +121,7 @@ struct TransportTests {
         await second.transport.shutdown()
     }
 
-    @Test("simultaneous dials leave exactly one session, the same on both ends", arguments: 0..<4)
+    @Test("simultaneous dials leave exactly one session, the same on both ends", arguments: 0..<8)
     func simultaneousDial(round: Int) async throws {
         let a = Node(), b = Node()
         let addressA = try await a.listen(), addressB = try await b.listen()
@@ -129,7 +129,9 @@ struct TransportTests {
         b.transport.connect(to: addressA, persistent: false)
         let settled = await eventually {
             let (pa, pb) = (await a.transport.connectedPeers, await b.transport.connectedPeers)
-            return pa.count == 1 && pb.count == 1 && pa[0].session == pb[0].session
+            // Both dials complete on both ends; the one the smaller key dialled survives.
+            return pa.count == 1 && pb.count == 1 && pa[0].session == pb[0].session && pa[0].outbound == (a.key < b.key)
+                && pb[0].outbound == (b.key < a.key)
         }
         #expect(settled)
         // Sessions that came and went are reported in order: connects outnumber disconnects by one.
@@ -138,24 +140,43 @@ struct TransportTests {
             let (cb, db) = (await b.recorder.connections.count, await b.recorder.disconnections.count)
             return ca == da + 1 && cb == db + 1
         })
-        // The surviving session was dialled by the smaller key on both ends.
-        let pa = await a.transport.connectedPeers
-        #expect(pa.first?.outbound == (a.key < b.key))
         a.transport.send([42], to: b.key)
         #expect(await eventually { await b.recorder.frames == [[42]] })
         await a.transport.shutdown()
         await b.transport.shutdown()
     }
 
-    @Test("a connection to oneself is refused")
+    @Test("a connection to oneself is refused, and not redialled")
     func selfConnection() async throws {
         let a = Node()
         let address = try await a.listen()
-        a.transport.connect(to: address, persistent: false)
+        a.transport.connect(to: address, persistent: true)
         #expect(await eventually { await a.recorder.failures.count == 1 })
         #expect(await a.recorder.failures.first == "connection to self")
+        // Backoff starts at 20 ms here: a redial would have failed again by now.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await a.recorder.failures.count == 1)
         #expect(await a.recorder.connections.isEmpty)
         await a.transport.shutdown()
+    }
+
+    @Test("persistent dials both ways settle on one session and report no failures")
+    func persistentBothWays() async throws {
+        let a = Node(), b = Node()
+        let addressA = try await a.listen(), addressB = try await b.listen()
+        a.transport.connect(to: addressB, persistent: true)
+        b.transport.connect(to: addressA, persistent: true)
+        #expect(await eventually {
+            let (pa, pb) = (await a.transport.connectedPeers, await b.transport.connectedPeers)
+            return pa.count == 1 && pb.count == 1 && pa[0].session == pb[0].session && pa[0].outbound == (a.key < b.key)
+        })
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await a.recorder.failures.isEmpty)
+        #expect(await b.recorder.failures.isEmpty)
+        let (pa, pb) = (await a.transport.connectedPeers, await b.transport.connectedPeers)
+        #expect(pa.count == 1 && pb.count == 1 && pa.first?.session == pb.first?.session)
+        await a.transport.shutdown()
+        await b.transport.shutdown()
     }
 
     @Test("dialling a known node that is another fails with unexpected peer")
@@ -201,13 +222,15 @@ struct TransportTests {
         await a.transport.shutdown()
         await b.transport.shutdown()
 
-        let c = Node { $0.idleTimeout = .milliseconds(600); $0.keepaliveInterval = .milliseconds(50) }
-        let d = Node { $0.idleTimeout = .milliseconds(600); $0.keepaliveInterval = .milliseconds(50) }
+        // Idle limits far above the keep-alive interval: only a stall of the whole machine could trip them.
+        let c = Node { $0.idleTimeout = .milliseconds(1500); $0.keepaliveInterval = .milliseconds(50) }
+        let d = Node { $0.idleTimeout = .milliseconds(1500); $0.keepaliveInterval = .milliseconds(50) }
         let addressC = try await c.listen()
         d.transport.connect(to: addressC, persistent: false)
         #expect(await eventually { await c.recorder.connections.count == 1 })
-        try await Task.sleep(for: .seconds(2))
+        try await Task.sleep(for: .seconds(3))
         #expect(await c.recorder.disconnections.isEmpty)
+        #expect(await d.recorder.disconnections.isEmpty)
         await c.transport.shutdown()
         await d.transport.shutdown()
     }
@@ -216,4 +239,27 @@ struct TransportTests {
 private func bothConnected(_ a: Node, _ b: Node) async -> Bool {
     let (atA, atB) = (await a.recorder.connections.count, await b.recorder.connections.count)
     return atA == 1 && atB == 1
+}
+
+@Suite("Transport shutdown")
+struct ShutdownTests {
+    @Test("shutdown delivers frames still queued")
+    func flushes() async throws {
+        let a = Node(), b = Node { $0.shutdownGrace = .seconds(10) }
+        let address = try await a.listen()
+        b.transport.connect(to: address, persistent: false)
+        #expect(await eventually { await a.recorder.connections.count == 1 })
+        #expect(await eventually { await b.recorder.connections.count == 1 })
+        // The receiver stalls, so the frames back up in the sender's buffers when it shuts down.
+        await a.recorder.block()
+        let frames = (0..<24).map { [UInt8](repeating: UInt8($0), count: 1 << 20) }
+        for frame in frames { b.transport.send(frame, to: a.key) }
+        async let shutdown: Void = b.transport.shutdown()
+        try await Task.sleep(for: .milliseconds(300))
+        await a.recorder.unblock()
+        await shutdown
+        #expect(await eventually { await a.recorder.disconnections.count == 1 })
+        #expect(await a.recorder.frames == frames)
+        await a.transport.shutdown()
+    }
 }
