@@ -95,11 +95,16 @@ public struct ProtocolNode: Sendable {
     /// The stored frontier the node believes it holds for a space.
     public func storedFrontier(of key: DiscoveryKey) -> Frontier? { spaces[key]?.stored }
 
-    /// Entries the node knows to exist in a space (stored, or named by a
-    /// signed head a peer sent): how far a catch-up has to go.
+    /// Entries the node knows to exist in a space: per feed, the furthest
+    /// of what it stores and what neighbours' frontiers claim. How far a
+    /// catch-up has to go.
     public func knownEntries(of key: DiscoveryKey) -> UInt64 {
         guard let space = spaces[key] else { return 0 }
-        return space.heads.reach(beyond: space.stored)
+        var furthest: [PublicKey: UInt64] = [:]
+        for frontier in [space.stored] + Array(space.planner.peerFrontiers.values) {
+            for feed in frontier.feeds { furthest[feed] = max(furthest[feed] ?? 0, frontier.seq(of: feed)) }
+        }
+        return furthest.values.reduce(0, +)
     }
 
     /// Whether the space is still joining from a snapshot.

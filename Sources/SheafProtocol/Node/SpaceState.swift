@@ -113,15 +113,6 @@ struct HeadCache {
         heads[head.feed] = list
     }
 
-    /// Entries the newest held heads reach, per feed, at least `stored`.
-    func reach(beyond stored: Frontier) -> UInt64 {
-        var total: UInt64 = 0
-        for feed in Set(heads.keys).union(stored.feeds) {
-            total += max(stored.seq(of: feed), heads[feed]?.map(\.seq).max() ?? 0)
-        }
-        return total
-    }
-
     /// A head this cache holds for the same feed and seq but another hash.
     func conflict(with head: SignedHead) -> SignedHead? {
         heads[head.feed]?.first { $0.seq == head.seq && $0.hash != head.hash }
