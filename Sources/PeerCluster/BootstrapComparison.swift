@@ -143,6 +143,19 @@ public struct BootstrapComparison: Sendable {
         try await converge(space, nodes)
         say("Taking snapshots on every node…")
         for node in nodes { _ = try await node.control().snapshotNow(in: space) }
+        // Each node audits the others' snapshots (re-deriving their roots from
+        // its own history) and attests the ones that hold: let the audits run
+        // (each node has attested one) so the joiners meet a settled cluster.
+        do {
+            try await waitUntil("the nodes attest each other's snapshots", timeout: .seconds(60)) {
+                for node in nodes {
+                    guard let newest = try await node.control().space(space).newestSnapshot, newest.attestations >= min(1, nodes.count - 1) else { return false }
+                }
+                return true
+            }
+        } catch {
+            say("Not every snapshot was attested within a minute; going on")
+        }
         try await write(range: head..<options.entries, to: space, on: nodes)
         try await converge(space, nodes)
         return space
