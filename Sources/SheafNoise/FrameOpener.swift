@@ -9,9 +9,13 @@ public enum ChannelFrame: Hashable, Sendable {
 ///
 /// Memory is bounded: one partial record, one decryption buffer, and the
 /// frame being assembled, whose declared length is checked against
-/// `maxFrameBytes` before anything is allocated for it and whose storage
-/// grows with the bytes that actually arrive. After an error the opener
-/// refuses everything: the stream is out of step.
+/// `maxFrameBytes` before anything is allocated for it. Once the first
+/// record decrypted (so the peer is the authenticated one), the frame's
+/// storage is reserved at its declared length in one allocation, instead
+/// of growing and copying as records arrive; memory is only address space
+/// until written, so what is resident still follows the bytes that
+/// arrived. After an error the opener refuses everything: the stream is
+/// out of step.
 public struct FrameOpener: Sendable {
     private var cipher: CipherState
     public let maxFrameBytes: Int
@@ -21,9 +25,6 @@ public struct FrameOpener: Sendable {
     private var frameRemaining = 0
     private var assembling = false
     private var failure: SecureChannelError?
-
-    /// Initial storage for a frame; it grows (to at most its declared size) as bytes arrive.
-    private static let initialFrameCapacity = 256 << 10
 
     public init(cipher: CipherState, maxFrameBytes: Int = FrameLayout.defaultMaxFrameBytes) {
         self.cipher = cipher
@@ -100,7 +101,7 @@ public struct FrameOpener: Sendable {
             case .data?:
                 guard declared <= maxFrameBytes else { throw .frameTooLarge(declared: declared, limit: maxFrameBytes) }
                 frame = []
-                frame.reserveCapacity(min(declared, Self.initialFrameCapacity))
+                frame.reserveCapacity(declared)
                 frameRemaining = declared
                 assembling = true
                 data = data.dropFirst(FrameLayout.headerBytes)
@@ -111,9 +112,6 @@ public struct FrameOpener: Sendable {
             throw .malformedRecord("empty continuation record")
         }
         guard data.count <= frameRemaining else { throw .malformedRecord("record runs past the frame's declared length") }
-        if frame.count + data.count > frame.capacity {
-            frame.reserveCapacity(min(frame.count + frameRemaining, max(frame.capacity * 2, frame.count + data.count)))
-        }
         frame.append(contentsOf: UnsafeRawBufferPointer(rebasing: data))
         frameRemaining -= data.count
         guard frameRemaining == 0 else { return nil }
