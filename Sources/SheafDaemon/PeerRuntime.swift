@@ -17,8 +17,9 @@ import SheafTransport
 /// Every use of the host runs in `exclusive`, one at a time and to the end,
 /// because the host awaits its replicas in the middle of handling an input:
 /// without it, a frame arriving during an ingest would interleave with it.
-/// A connection's next frame is read only when its last one was handled,
-/// so a busy node slows its senders instead of buffering without bound.
+/// A connection reads (and decrypts) at most one frame ahead of the one
+/// being handled, so a busy node slows its senders instead of buffering
+/// without bound.
 public actor PeerRuntime: TransportDelegate {
     public nonisolated let identity: KeyPair
     public nonisolated let data: DataDirectory

@@ -138,13 +138,23 @@ extension Transport {
             group.addTask { [self] in await writeLoop(connection, sealer: sealer, outbound, log: log) }
             group.addTask { [self] in await timerLoop(connection) }
             defer { group.cancelAll() }
+            // The frame being delivered: the next one is read and decrypted
+            // meanwhile, then waits for it (one frame of read-ahead).
+            var delivering: Task<Void, Never>?
             do {
-                try await deliver(try leftover.withUnsafeBytes { try opener.feed($0) }, connection, session.peer)
-                while let buffer = try await iterator.next() {
-                    connection.received(buffer.readableBytes)
-                    let frames = try buffer.withUnsafeReadableBytes { try opener.feed($0) }
-                    try await deliver(frames, connection, session.peer)
+                do {
+                    try await deliver(try leftover.withUnsafeBytes { try opener.feed($0) }, connection, session.peer, after: &delivering)
+                    while let buffer = try await iterator.next() {
+                        connection.received(buffer.readableBytes)
+                        let frames = try buffer.withUnsafeReadableBytes { try opener.feed($0) }
+                        try await deliver(frames, connection, session.peer, after: &delivering)
+                    }
+                } catch {
+                    // Frames before the failure are still delivered, as when read one by one.
+                    await delivering?.value
+                    throw error
                 }
+                await delivering?.value
                 connection.close(reason: connection.closeReason ?? "closed by peer")
             } catch let error as SecureChannelError {
                 let reason = describe(error)
@@ -154,12 +164,20 @@ extension Transport {
         }
     }
 
-    private func deliver(_ frames: [ChannelFrame], _ connection: Connection, _ peer: PublicKey) async throws {
+    /// Hands frames to the delegate in order, one at a time: each waits for
+    /// the delivery before it, and the last one is left running in
+    /// `previous` while the caller reads on.
+    private func deliver(_ frames: [ChannelFrame], _ connection: Connection, _ peer: PublicKey,
+                         after previous: inout Task<Void, Never>?) async throws {
         for frame in frames {
             guard case .data(let bytes) = frame else { continue }
-            connection.setDelivering(true)
-            await delegate?.transportReceived(frame: bytes, from: peer)
-            connection.setDelivering(false)
+            await previous?.value
+            try Task.checkCancellation()
+            previous = Task { [weak delegate = self.delegate] in
+                connection.setDelivering(true)
+                await delegate?.transportReceived(frame: bytes, from: peer)
+                connection.setDelivering(false)
+            }
         }
     }
 
