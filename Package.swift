@@ -55,7 +55,8 @@ let package = Package(
         ),
 
         // Crypto & codec layer.
-        .target(name: "SheafCodec"),
+        .target(name: "CCRC32C"),
+        .target(name: "SheafCodec", dependencies: ["CCRC32C"]),
         .target(name: "SheafCrypto", dependencies: ["CSodium", "SheafCodec"]),
         .target(name: "SheafCompression", dependencies: ["CZstd"]),
         .target(name: "SheafFiles"),

@@ -1,8 +1,12 @@
+import CCRC32C
+
 /// CRC-32C (Castagnoli), the frame checksum of on-disk records.
 ///
 /// It detects torn and corrupted writes; it is not a cryptographic hash. Hash
 /// chains and signatures protect integrity against adversaries, this only
-/// protects against the disk. Slicing-by-8, about 1 GB/s in Swift on one core.
+/// protects against the disk. The CPU's CRC-32C instruction where there is
+/// one (x86-64 SSE4.2, several GB/s); otherwise slicing-by-8, about 1 GB/s
+/// in Swift on one core.
 public enum CRC32C {
     static let polynomial: UInt32 = 0x82F6_3B78
 
@@ -23,8 +27,17 @@ public enum CRC32C {
         return t
     }()
 
+    /// The CPU's CRC-32C instruction (SSE4.2), where there is one.
+    static let hardware = sheaf_crc32c_hardware() != 0
+
     /// Checksum of `bytes`, continuing from `crc` (pass 0 to start).
     public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        if hardware, let base = bytes.baseAddress { return ~sheaf_crc32c_update(~crc, base, bytes.count) }
+        return software(bytes, continuing: crc)
+    }
+
+    /// Slicing-by-8: the portable path, and the reference the hardware path is tested against.
+    static func software(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         var c = ~crc
         var i = 0
         let n = bytes.count
