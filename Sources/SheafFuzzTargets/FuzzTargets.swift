@@ -97,7 +97,7 @@ public enum FuzzTargets {
     private static func decodeLeaf(_ raw: [UInt8]) {
         var records = [(RecordKey, ObjectRecord)]()
         guard (try? LeafEncoding.decode(raw, decodeValue: { (reader: inout ByteReader) throws(DecodingError) in
-            try ObjectStore.decode(&reader, version: 1)
+            try ObjectStore.decode(&reader, version: ObjectStore.descriptor.version)
         }, into: &records, after: nil)) != nil else { return }
         // Canonical: the records re-encode to the same leaf.
         var writer = ByteWriter()

@@ -63,6 +63,32 @@ public struct Stamp: Hashable, Comparable, Sendable {
         let feed = try PublicKey(from: &reader)
         return Stamp(lamport: lamport, feed: feed)
     }
+
+    /// `varint lamport ‖ varint ref`: ref `i + 1` names `feeds.keys[i]`;
+    /// ref 0 is followed by the key, for a feed outside the table.
+    func encode(into writer: inout ByteWriter, feeds: FeedTable) {
+        writer.writeVarint(lamport)
+        if let index = feeds.index(of: feed) {
+            writer.writeVarint(UInt64(index) + 1)
+        } else {
+            writer.writeUInt8(0)
+            feed.encode(into: &writer)
+        }
+    }
+
+    /// Reads `encode(into:feeds:)`. Canonical: a key the table holds must be
+    /// named by its number.
+    static func decode(_ reader: inout ByteReader, feeds: FeedTable) throws(DecodingError) -> Stamp {
+        let lamport = try reader.readVarint("stamp.lamport")
+        let offset = reader.offset
+        let ref = try reader.readVarint("stamp.feed", in: 0...UInt64(feeds.count))
+        if ref > 0 { return Stamp(lamport: lamport, feed: feeds.keys[Int(ref - 1)]) }
+        let feed = try PublicKey(from: &reader)
+        guard feeds.index(of: feed) == nil else {
+            throw DecodingError(.notCanonical, at: offset, field: "stamp.feed", detail: "a feed of the table written out")
+        }
+        return Stamp(lamport: lamport, feed: feed)
+    }
 }
 
 /// What applying one op did.
@@ -111,6 +137,12 @@ public protocol SnapshotModel: Model {
     static func encode(_ record: Record, into writer: inout ByteWriter)
     /// Decodes a record written by `version`, one of `loadableVersions`.
     static func decode(_ reader: inout ByteReader, version: UInt32) throws(DecodingError) -> Record
+    /// Encodes a record for a snapshot whose writers `feeds` numbers (see
+    /// `FeedTable`). Defaults to `encode(_:into:)`: models that name no
+    /// feeds need not implement it.
+    static func encode(_ record: Record, into writer: inout ByteWriter, feeds: FeedTable)
+    /// Decodes what `encode(_:into:feeds:)` wrote with the same table.
+    static func decode(_ reader: inout ByteReader, version: UInt32, feeds: FeedTable) throws(DecodingError) -> Record
     /// Versions whose snapshots this code can load (older encodings included).
     static var loadableVersions: ClosedRange<UInt32> { get }
     /// Expected records per snapshot chunk: part of the canonical encoding.
@@ -120,6 +152,12 @@ public protocol SnapshotModel: Model {
 extension SnapshotModel {
     public static var loadableVersions: ClosedRange<UInt32> { descriptor.version...descriptor.version }
     public static var recordsPerChunk: Int { 16 }
+    public static func encode(_ record: Record, into writer: inout ByteWriter, feeds: FeedTable) {
+        encode(record, into: &writer)
+    }
+    public static func decode(_ reader: inout ByteReader, version: UInt32, feeds: FeedTable) throws(DecodingError) -> Record {
+        try decode(&reader, version: version)
+    }
 }
 
 /// Why a model refused loaded state.

@@ -99,7 +99,7 @@ public struct StoredObject: Hashable, Sendable {
 /// `varint len ‖ parent ‖ child` answers "children of" without a scan; it is
 /// rebuilt on load, never stored.
 public struct ObjectStore: SnapshotModel {
-    public static let descriptor = ModelDescriptor(name: "sheaf.objects", version: 1)
+    public static let descriptor = ModelDescriptor(name: "sheaf.objects", version: 2)
     public static let recordsPerChunk = 8
     public static let maxIDBytes = 256
     public static let maxFieldNameBytes = 64
@@ -349,11 +349,16 @@ public struct ObjectStore: SnapshotModel {
 
     // MARK: Record encoding
 
+    /// Version 1 wrote every stamp's feed key in full; version 2 names the
+    /// feeds of the snapshot's `FeedTable` by number. Both load.
+    public static let loadableVersions: ClosedRange<UInt32> = 1...2
+
     /// `u8 alive ‖ stamp ‖ parent (u8 0 none | 1 cleared ‖ stamp | 2 ‖ id ‖ stamp)`
-    /// `‖ varint n ‖ n × (name ‖ value ‖ stamp)`, names strictly ascending by bytes.
-    public static func encode(_ record: ObjectRecord, into writer: inout ByteWriter) {
+    /// `‖ varint n ‖ n × (name ‖ value ‖ stamp)`, names strictly ascending by bytes;
+    /// a stamp is `varint lamport ‖ varint feed ref` (`Stamp.encode(into:feeds:)`).
+    public static func encode(_ record: ObjectRecord, into writer: inout ByteWriter, feeds: FeedTable) {
         writer.writeUInt8(record.alive.value ? 1 : 0)
-        record.alive.stamp.encode(into: &writer)
+        record.alive.stamp.encode(into: &writer, feeds: feeds)
         if let parent = record.parent {
             if let id = parent.value {
                 writer.writeUInt8(2)
@@ -361,7 +366,7 @@ public struct ObjectStore: SnapshotModel {
             } else {
                 writer.writeUInt8(1)
             }
-            parent.stamp.encode(into: &writer)
+            parent.stamp.encode(into: &writer, feeds: feeds)
         } else {
             writer.writeUInt8(0)
         }
@@ -369,26 +374,40 @@ public struct ObjectStore: SnapshotModel {
         for field in record.fields {
             writer.writeLengthPrefixed(field.name.string.utf8)
             field.register.value.encode(into: &writer)
-            field.register.stamp.encode(into: &writer)
+            field.register.stamp.encode(into: &writer, feeds: feeds)
         }
     }
 
+    /// The current encoding with no feed table: every key written out.
+    public static func encode(_ record: ObjectRecord, into writer: inout ByteWriter) {
+        encode(record, into: &writer, feeds: .empty)
+    }
+
     public static func decode(_ reader: inout ByteReader, version: UInt32) throws(DecodingError) -> ObjectRecord {
+        try decode(&reader, version: version, feeds: .empty)
+    }
+
+    public static func decode(_ reader: inout ByteReader, version: UInt32, feeds: FeedTable) throws(DecodingError) -> ObjectRecord {
+        // Version 1 stamps carry the key itself (33 bytes or more).
+        let legacy = version < 2
+        func stamp(_ reader: inout ByteReader) throws(DecodingError) -> Stamp {
+            legacy ? try Stamp.decode(&reader) : try Stamp.decode(&reader, feeds: feeds)
+        }
         let aliveOffset = reader.offset
         let aliveByte = try reader.readUInt8("object.alive")
         guard aliveByte <= 1 else { throw DecodingError(.invalidValue, at: aliveOffset, field: "object.alive") }
-        let alive = Register(value: aliveByte == 1, stamp: try Stamp.decode(&reader))
+        let alive = Register(value: aliveByte == 1, stamp: try stamp(&reader))
         let parentOffset = reader.offset
         var parent: Register<[UInt8]?>?
         switch try reader.readUInt8("object.parent") {
         case 0: parent = nil
-        case 1: parent = Register(value: nil, stamp: try Stamp.decode(&reader))
+        case 1: parent = Register(value: nil, stamp: try stamp(&reader))
         case 2:
             let id = try readUTF8(&reader, "object.parent.id", limit: maxIDBytes)
-            parent = Register(value: id, stamp: try Stamp.decode(&reader))
+            parent = Register(value: id, stamp: try stamp(&reader))
         default: throw DecodingError(.invalidValue, at: parentOffset, field: "object.parent")
         }
-        let count = try reader.readCount("object.fields", limit: maxFieldsPerObject, minElementSize: 35)
+        let count = try reader.readCount("object.fields", limit: maxFieldsPerObject, minElementSize: legacy ? 35 : 4)
         var fields = [ObjectRecord.Field]()
         fields.reserveCapacity(count)
         for _ in 0..<count {
@@ -398,7 +417,7 @@ public struct ObjectStore: SnapshotModel {
                 throw DecodingError(.notCanonical, at: offset, field: "object.field.name", detail: "names must ascend")
             }
             let value = try FieldValue.decode(&reader)
-            fields.append(ObjectRecord.Field(name: name, register: Register(value: value, stamp: try Stamp.decode(&reader))))
+            fields.append(ObjectRecord.Field(name: name, register: Register(value: value, stamp: try stamp(&reader))))
         }
         return ObjectRecord(alive: alive, parent: parent, fields: fields)
     }

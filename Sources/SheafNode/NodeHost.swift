@@ -50,6 +50,10 @@ public final class NodeHost<M: Model> {
         core = ProtocolNode(identity: identity.publicKey, config: config, seed: seed)
     }
 
+    /// The stored frontier of a space, as the protocol core believes it
+    /// (without copying the core, as reading `core` from outside does).
+    public func storedFrontier(of key: DiscoveryKey) -> Frontier? { core.storedFrontier(of: key) }
+
     /// Takes what the owner must do now: send, connect, disconnect, schedule, report.
     public func takeOutbox() -> [NodeOutput] {
         defer { outbox = [] }
@@ -67,10 +71,10 @@ public final class NodeHost<M: Model> {
     nonisolated(nonsending) public func open(_ replica: Replica<M>, trust: TrustPolicy, contacts: [PeerAddress]) async throws {
         let key = DiscoveryKey(space: replica.space)
         replicas[key] = replica
-        let members = Set(await replica.admittedFeeds)
+        let state = try await replica.servingState()
+        let members = Set(state.members)
         reportedMembers[key] = members
-        let local = LocalSpace(space: replica.space, trust: trust, stored: try await replica.storedFrontier(),
-                               heads: try await replica.storedHeads(), members: members,
+        let local = LocalSpace(space: replica.space, trust: trust, stored: state.stored, heads: state.heads, members: members,
                                snapshots: localSnapshots(replica), contacts: contacts, writesGenesis: replica.feed == replica.space)
         await handle(.spaceOpened(local))
     }
@@ -144,6 +148,14 @@ public final class NodeHost<M: Model> {
             await serve(request, in: key, to: peer, maxEntries: maxEntries)
         case .serveChunks(let key, let ids, let peer):
             serveChunks(ids, in: key, to: peer)
+        case .streamSnapshot(let key, let manifest, let peer):
+            guard let replica = replicas[key] else { break }
+            // The index chunks go even if a leaf list cannot be read: the
+            // joiner then asks for what it still lacks.
+            let ids = (try? replica.chunkIDs(of: manifest)) ?? manifest.index.map(\.id)
+            for start in stride(from: 0, to: ids.count, by: Self.streamBatch) {
+                serveChunks(Array(ids[start..<min(ids.count, start + Self.streamBatch)]), in: key, to: peer)
+            }
         case .install(let key, let manifest, let chunks):
             return await install(manifest, chunks: chunks, in: key)
         case .audit(let key, let manifest):
@@ -158,8 +170,10 @@ public final class NodeHost<M: Model> {
 
     nonisolated(nonsending) private func ingest(_ batch: VerifiedBatch, in key: DiscoveryKey) async -> [NodeInput] {
         guard let replica = replicas[key] else { return [] }
+        let admitted: [PublicKey]?
         do {
-            try await replica.ingest(batch)
+            // Control entries of the genesis feed may change who the members are.
+            admitted = try await replica.ingestTrackingMembers(batch)
             stats.entriesIngested += UInt64(batch.count)
             stats.batchesIngested += 1
         } catch {
@@ -167,14 +181,16 @@ public final class NodeHost<M: Model> {
             let tip = (try? await replica.storedTip(of: batch.feed)) ?? .genesis(of: batch.feed)
             return [.ingestFailed(key, feed: batch.feed, tip: tip, reason: "\(error)")]
         }
-        // Control entries of the genesis feed may change who the members are.
-        guard batch.feed == replica.space, let members = await membersInput(in: key) else { return [] }
+        guard let admitted, let members = membersInput(Set(admitted), in: key) else { return [] }
         return [members]
     }
 
     nonisolated(nonsending) private func membersInput(in key: DiscoveryKey) async -> NodeInput? {
         guard let replica = replicas[key] else { return nil }
-        let members = Set(await replica.admittedFeeds)
+        return membersInput(Set(await replica.admittedFeeds), in: key)
+    }
+
+    private func membersInput(_ members: Set<PublicKey>, in key: DiscoveryKey) -> NodeInput? {
         guard members != reportedMembers[key] else { return nil }
         reportedMembers[key] = members
         return .membersChanged(key, members)
@@ -184,14 +200,14 @@ public final class NodeHost<M: Model> {
         guard let replica = replicas[key] else { return }
         let reply: SyncMessage
         do {
-            let pruned = try await replica.prunedThrough(request.feed)
-            if request.after < pruned {
-                reply = .unavailable(request, reason: .pruned(through: pruned))
-            } else if let batch = try await replica.servableRange(of: request.feed, after: request.after, through: request.through,
-                                                                  maxEntries: maxEntries) {
+            switch try await replica.answer(rangeOf: request.feed, after: request.after, through: request.through,
+                                            maxEntries: maxEntries) {
+            case .pruned(let through):
+                reply = .unavailable(request, reason: .pruned(through: through))
+            case .range(let batch):
                 reply = .range(feed: request.feed, after: request.after, range: batch.encodedRange())
                 stats.rangesServed += 1
-            } else {
+            case .notHeld:
                 reply = .unavailable(request, reason: .notHeld)
             }
         } catch {
@@ -199,6 +215,9 @@ public final class NodeHost<M: Model> {
         }
         send(.space(key, .sync(reply)), to: peer)
     }
+
+    /// Chunks read from the store at once while streaming a snapshot.
+    static var streamBatch: Int { 256 }
 
     private func serveChunks(_ ids: [Hash], in key: DiscoveryKey, to peer: PublicKey) {
         guard let replica = replicas[key] else { return }

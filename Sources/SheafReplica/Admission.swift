@@ -1,5 +1,6 @@
 import SheafCodec
 import SheafCrypto
+import SheafModels
 
 /// Which feeds may write to a space, decided deterministically.
 ///
@@ -60,6 +61,16 @@ struct Admission: Hashable, Sendable {
     }
 
     func anchor(of feed: PublicKey) -> UInt64 { anchors[feed] ?? 0 }
+
+    /// How snapshots number the feeds their records name: the genesis key,
+    /// then every feed ever admitted, by the genesis seq that first admitted
+    /// it. A function of the admission state (under the state root), and
+    /// it only grows, so a record's encoding never changes.
+    var feedTable: FeedTable {
+        let admitted = events.compactMap { feed, list in list.first(where: \.admitted).map { (seq: $0.seq, feed: feed) } }
+            .sorted { $0.seq != $1.seq ? $0.seq < $1.seq : $0.feed < $1.feed }
+        return FeedTable([genesis] + admitted.map(\.feed))
+    }
 
     // MARK: Canonical encoding (part of every snapshot, under its state root)
 

@@ -45,6 +45,22 @@ extension Replica {
         } catch let error as FeedError { throw ReplicaError(.feed(error)) }
     }
 
+    /// What to answer a peer asking for entries `after + 1 … through` of
+    /// `feed`, in one call to the actor.
+    public enum RangeAnswer: Sendable {
+        /// History up to `through` was pruned (covered by a snapshot).
+        case pruned(through: UInt64)
+        case range(VerifiedBatch)
+        case notHeld
+    }
+
+    /// `prunedThrough` and `servableRange` in one call: the answer to a peer's range request.
+    public func answer(rangeOf feed: PublicKey, after: UInt64, through: UInt64, maxEntries: Int) throws -> RangeAnswer {
+        let pruned = try prunedThrough(feed)
+        if after < pruned { return .pruned(through: pruned) }
+        return try servableRange(of: feed, after: after, through: through, maxEntries: maxEntries).map(RangeAnswer.range) ?? .notHeld
+    }
+
     /// The signed head stored at exactly `seq` of `feed`, if any.
     public func signedHead(of feed: PublicKey, at seq: UInt64) throws -> SignedHead? {
         try checkOpen()
@@ -71,6 +87,24 @@ extension Replica {
 
     /// A stored manifest by id.
     public nonisolated func storedManifest(_ id: Hash) -> SnapshotManifest? { snapshots.manifest(id) }
+
+    /// Every chunk of a stored snapshot, in the order a joiner needs them:
+    /// the index chunks, then the leaves they name, in key order.
+    public nonisolated func chunkIDs(of manifest: SnapshotManifest) throws -> [Hash] {
+        let stored = try compressedChunks(manifest.index.map(\.id))
+        var ids = manifest.index.map(\.id)
+        for (ref, compressed) in zip(manifest.index, stored) {
+            guard let compressed else { throw ReplicaError(.snapshot(SnapshotError(.missingChunk(id: ref.id.hex)))) }
+            let raw: [UInt8]
+            do { raw = try SnapshotReader.verifiedChunk(compressed, id: ref.id, rawSize: ref.rawSize, compressedSize: ref.compressedSize) } catch {
+                throw ReplicaError(.snapshot(error))
+            }
+            do { ids.append(contentsOf: try IndexEntry.decode(raw).map(\.id)) } catch {
+                throw ReplicaError(.snapshot(SnapshotError(.malformed(error))))
+            }
+        }
+        return ids
+    }
 
     /// Stored chunks, compressed as on disk (nil for those not held).
     public nonisolated func compressedChunks(_ ids: [Hash]) throws -> [[UInt8]?] {
@@ -222,6 +256,13 @@ enum InstalledSnapshots {
 }
 
 extension Replica {
+    /// What a protocol node starts serving the space from, in one call to
+    /// the actor: the stored frontier, the stored signed heads, and the
+    /// feeds admitted now.
+    public func servingState() throws -> (stored: Frontier, heads: [SignedHead], members: [PublicKey]) {
+        (try storedFrontier(), try storedHeads(), admittedFeeds)
+    }
+
     /// The last stored entry of every feed (stored, not necessarily applied:
     /// entries may wait for dependencies). What anti-entropy compares.
     public func storedFrontier() throws -> Frontier {

@@ -342,6 +342,14 @@ public actor Replica<M: Model> {
         }
     }
 
+    /// `ingest`, then, for a batch of the genesis feed (whose control
+    /// entries decide who may write), the feeds admitted afterwards: one
+    /// call to the actor instead of two for a caller tracking membership.
+    public func ingestTrackingMembers(_ batch: VerifiedBatch) throws -> [PublicKey]? {
+        try ingest(batch)
+        return batch.feed == space ? admittedFeeds : nil
+    }
+
     private func deliver(_ batch: VerifiedBatch) throws {
         let entries: [Entry]
         do { entries = try batch.entries() } catch { throw ReplicaError(.feed(FeedError(.malformed(error)))) }

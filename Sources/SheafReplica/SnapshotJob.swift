@@ -113,16 +113,16 @@ enum Builder {
         guard let model = core.model as? any SnapshotModel else {
             throw SnapshotError(.unsupportedModel(M.descriptor.description))
         }
-        return try buildNative(model, metadata: metadata, previous: previous?.records, layout: previous?.layout,
-                               workers: workers, sink: &sink)
+        return try buildNative(model, metadata: metadata, feeds: core.admission.feedTable, previous: previous?.records,
+                               layout: previous?.layout, workers: workers, sink: &sink)
     }
 
     private static func buildNative<S: SnapshotModel, Sink: ChunkSink>(
-        _ model: S, metadata: [UInt8], previous: Any?, layout: ChunkLayout?, workers: Int, sink: inout Sink
+        _ model: S, metadata: [UInt8], feeds: FeedTable, previous: Any?, layout: ChunkLayout?, workers: Int, sink: inout Sink
     ) throws(SnapshotError) -> Result {
         var builder = SnapshotBuilder<S.Record>(
             model: S.descriptor.name, version: S.descriptor.version,
-            codec: RecordCodec(encode: { record, writer in S.encode(record, into: &writer) }, isEqual: { $0 == $1 }),
+            codec: RecordCodec(encode: { record, writer in S.encode(record, into: &writer, feeds: feeds) }, isEqual: { $0 == $1 }),
             recordsPerChunk: S.recordsPerChunk)
         builder.workers = workers
         let built: BuiltSnapshot
@@ -202,7 +202,7 @@ enum Loader {
             guard let type = M.self as? any SnapshotModel.Type else {
                 throw SnapshotError(.unsupportedModel("\(M.descriptor) has no record snapshots"))
             }
-            let (model, records, layout) = try loadNative(type, manifest, store)
+            let (model, records, layout) = try loadNative(type, manifest, store, feeds: core.admission.feedTable)
             guard let model = model as? M else { throw SnapshotError(.unsupportedModel("\(M.descriptor)")) }
             core.model = model
             // An older encoding's chunks cannot seed incremental snapshots.
@@ -233,14 +233,14 @@ enum Loader {
     }
 
     private static func loadNative<S: SnapshotModel>(_ type: S.Type, _ manifest: SnapshotManifest,
-                                                     _ store: SnapshotStore) throws -> (model: Any, records: Any, layout: ChunkLayout) {
+                                                     _ store: SnapshotStore, feeds: FeedTable) throws -> (model: Any, records: Any, layout: ChunkLayout) {
         guard S.loadableVersions.contains(manifest.modelVersion) else {
             throw SnapshotError(.unsupportedModel("\(manifest.model)@\(manifest.modelVersion): this build loads versions \(S.loadableVersions)"))
         }
         let version = manifest.modelVersion
         let (map, layout) = try SnapshotReader.loadMap(manifest, from: store, recordsPerChunk: S.recordsPerChunk) {
             (reader: inout ByteReader) throws(DecodingError) -> S.Record in
-            try S.decode(&reader, version: version)
+            try S.decode(&reader, version: version, feeds: feeds)
         }
         return (try S(records: map) as Any, map as Any, layout)
     }

@@ -203,7 +203,7 @@ struct ConvergenceTests {
             var decoded = [(RecordKey, ObjectRecord)]()
             for (key, bytes) in canonicalState(prefix) {
                 var reader = ByteReader(bytes)
-                decoded.append((key, try ObjectStore.decode(&reader, version: 1)))
+                decoded.append((key, try ObjectStore.decode(&reader, version: ObjectStore.descriptor.version)))
                 #expect(reader.isAtEnd)
             }
             var resumed = try ObjectStore(records: try #require(SortedMap(sortedRecords: decoded)))

@@ -40,17 +40,17 @@ private func descriptor<M: Model>(_: M.Type) -> ModelDescriptor { M.descriptor }
 struct DescriptorTests {
     @Test("built-in models: names, versions, chunk densities (docs/FORMATS.md), loadable versions")
     func builtIns() {
-        #expect(descriptor(ObjectStore.self) == ModelDescriptor(name: "sheaf.objects", version: 1))
+        #expect(descriptor(ObjectStore.self) == ModelDescriptor(name: "sheaf.objects", version: 2))
         #expect(descriptor(Counters.self) == ModelDescriptor(name: "sheaf.counters", version: 1))
         #expect(descriptor(Timeline.self) == ModelDescriptor(name: "sheaf.timeline", version: 1))
         #expect(Set([ObjectStore.descriptor.name, Counters.descriptor.name, Timeline.descriptor.name]).count == 3)
         #expect(chunkDensity(ObjectStore.self) == 8)
         #expect(chunkDensity(Counters.self) == 64)
         #expect(chunkDensity(Timeline.self) == 32)
-        #expect(loadable(ObjectStore.self) == 1...1)
+        #expect(loadable(ObjectStore.self) == 1...2)
         #expect(loadable(Counters.self) == 1...1)
         #expect(loadable(Timeline.self) == 1...1)
-        #expect(ObjectStore.descriptor.description == "sheaf.objects@1")
+        #expect(ObjectStore.descriptor.description == "sheaf.objects@2")
     }
 
     @Test("protocol defaults: loadable versions = the current one; 16 records per chunk; overrides win")

@@ -332,7 +332,7 @@ struct ObjectStoreTests {
         var writer = ByteWriter()
         ObjectStore.encode(record, into: &writer)
         var reader = ByteReader(writer.bytes)
-        #expect(try ObjectStore.decode(&reader, version: 1) == record)
+        #expect(try ObjectStore.decode(&reader, version: ObjectStore.descriptor.version) == record)
     }
 
     @Test("concurrent puts at the field limit commute")

@@ -49,7 +49,7 @@ private func encode(_ record: ObjectRecord) -> [UInt8] { encoded(record, as: Obj
 
 private func decodeRecord(_ bytes: [UInt8]) throws(DecodingError) -> ObjectRecord {
     var reader = ByteReader(bytes)
-    return try ObjectStore.decode(&reader, version: 1)
+    return try ObjectStore.decode(&reader, version: ObjectStore.descriptor.version)
 }
 
 private func varint(_ value: UInt64) -> [UInt8] {
@@ -67,7 +67,7 @@ struct RecordEncodingTests {
             let record = rng.objectRecord()
             let bytes = encode(record)
             var reader = ByteReader(bytes)
-            let decoded = try ObjectStore.decode(&reader, version: 1)
+            let decoded = try ObjectStore.decode(&reader, version: ObjectStore.descriptor.version)
             #expect(reader.isAtEnd, "the decoder consumes exactly the record")
             #expect(decoded == record)
             #expect(decoded.hashValue == record.hashValue)
@@ -76,8 +76,8 @@ struct RecordEncodingTests {
             // Records written back to back decode one after the other.
             let second = rng.objectRecord()
             var both = ByteReader(bytes + encode(second))
-            #expect(try ObjectStore.decode(&both, version: 1) == record)
-            #expect(try ObjectStore.decode(&both, version: 1) == second)
+            #expect(try ObjectStore.decode(&both, version: ObjectStore.descriptor.version) == record)
+            #expect(try ObjectStore.decode(&both, version: ObjectStore.descriptor.version) == second)
             #expect(both.isAtEnd)
         }
     }
@@ -94,10 +94,10 @@ struct RecordEncodingTests {
         }
     }
 
-    @Test("known encoding, written out from the format")
+    @Test("known encoding, written out from the format (no feed table: ref 0, then the key)")
     func knownEncoding() throws {
         let k = Writers.alice
-        let kb = k.raw.bytes
+        let kb = [0] + k.raw.bytes
         // alive, stamp (1, k), no parent, no fields.
         let bare = ObjectRecord(alive: Register(value: true, stamp: Stamp(lamport: 1, feed: k)), parent: nil, fields: [])
         #expect(encode(bare) == [1, 1] + kb + [0, 0])
@@ -115,6 +115,46 @@ struct RecordEncodingTests {
             + [1, 0x62, 5, 1, 9, 5] + kb
         #expect(encode(full) == expected)
         #expect(try decodeRecord(expected) == full)
+        // Version 1 wrote the key without the ref: it still decodes.
+        let legacy: [UInt8] = [1, 1] + k.raw.bytes + [2, 1, 0x70, 3] + k.raw.bytes + [2]
+            + [1, 0x61, 2, 0x01, 4] + k.raw.bytes
+            + [1, 0x62, 5, 1, 9, 5] + k.raw.bytes
+        var reader = ByteReader(legacy)
+        #expect(try ObjectStore.decode(&reader, version: 1) == full)
+        #expect(reader.isAtEnd)
+    }
+
+    @Test("version 2 names the table's feeds by number, others in full; both decode and re-encode")
+    func feedTable() throws {
+        let table = FeedTable([Writers.alice, Writers.bob])
+        let carol = PublicKey(raw: Bytes32(Array(repeating: UInt8(0xCC), count: 32))!)
+        let record = ObjectRecord(
+            alive: Register(value: true, stamp: Stamp(lamport: 3, feed: Writers.bob)),
+            parent: Register(value: Array("p".utf8), stamp: Stamp(lamport: 2, feed: carol)),
+            fields: [.init(name: FieldName("a"), register: Register(value: .null, stamp: Stamp(lamport: 1, feed: Writers.alice)))])
+        var writer = ByteWriter()
+        ObjectStore.encode(record, into: &writer, feeds: table)
+        let bytes = writer.bytes
+        // alive 1, lamport 3, ref 2 (bob); parent 2, "p", lamport 2, ref 0 + carol; 1 field "a", null, lamport 1, ref 1 (alice).
+        #expect(bytes == [1, 3, 2, 2, 1, 0x70, 2, 0] + carol.raw.bytes + [1, 1, 0x61, 0, 1, 1])
+        var reader = ByteReader(bytes)
+        #expect(try ObjectStore.decode(&reader, version: 2, feeds: table) == record)
+        #expect(reader.isAtEnd)
+        // Without the table, every key is written out.
+        var full = ByteWriter()
+        ObjectStore.encode(record, into: &full)
+        var fullReader = ByteReader(full.bytes)
+        #expect(try ObjectStore.decode(&fullReader, version: 2) == record)
+        #expect(full.bytes.count == bytes.count + 64)
+
+        func code(_ bytes: [UInt8]) -> DecodingError.Code? {
+            decodingError { () throws(DecodingError) in
+                var reader = ByteReader(bytes)
+                _ = try ObjectStore.decode(&reader, version: 2, feeds: table)
+            }?.code
+        }
+        #expect(code([1, 1, 3, 0, 0]) == .invalidValue, "ref past the table")
+        #expect(code([1, 1, 0] + Writers.alice.raw.bytes + [0, 0]) == .notCanonical, "a table feed written out")
     }
 
     @Test("field names out of order or repeated are not canonical")
@@ -132,12 +172,16 @@ struct RecordEncodingTests {
         }
     }
 
-    @Test("bad tags, bad values and over-limit lengths are refused")
+    @Test("bad tags, bad values and over-limit lengths are refused (version 1 bytes: keys written out)")
     func badBytes() {
         let k = Writers.bob.raw.bytes
         let head: [UInt8] = [1, 1] + k + [0]  // alive at (1, bob), no parent
         func code(_ bytes: [UInt8]) -> DecodingError.Code? {
-            decodingError { () throws(DecodingError) in try decodeRecord(bytes) }?.code
+            decodingError { () throws(DecodingError) in
+                var reader = ByteReader(bytes)
+                _ = try ObjectStore.decode(&reader, version: 1)
+                guard reader.isAtEnd else { throw DecodingError(.trailingBytes, at: reader.offset, field: "record") }
+            }?.code
         }
         #expect(code(head + [0]) == nil, "the baseline decodes")
         #expect(code([2, 1] + k + [0, 0]) == .invalidValue, "alive byte 2")

@@ -116,7 +116,7 @@ final class HostNetwork {
                 schedule(.timerFired(timer), to: host, after: delay)
             case .event(let event):
                 events[host].append(event)
-            case .ingest, .serveRange, .serveChunks, .install, .audit, .storeEvidence:
+            case .ingest, .serveRange, .serveChunks, .streamSnapshot, .install, .audit, .storeEvidence:
                 continue  // the host carries these out itself
             }
         }

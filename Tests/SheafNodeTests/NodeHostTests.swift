@@ -174,6 +174,9 @@ import Testing
             #expect(try await newcomer.prunedThrough(testKeyPair(seed: 903).publicKey) == 300)
             #expect(try await newcomer.prunedThrough(space) == 0)
             #expect(network.hosts[b].stats.entriesIngested == 1 + 3)
+            // The contact streamed the snapshot: every chunk once, none asked for.
+            let manifest = try #require(source.storedSnapshots.first)
+            #expect(network.hosts[a].stats.chunksServed == manifest.index.count + Int(manifest.leafCount))
 
             // A new write reaches it by broadcast.
             try await network.act(on: a) { host in _ = try await host.append([put("late", "news")], in: discovery) }

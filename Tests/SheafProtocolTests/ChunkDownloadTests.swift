@@ -30,13 +30,43 @@ import Testing
         #expect(download.nextRequests(now: .zero, timeout: .seconds(5), window: 1_000, perRequest: 1_000).isEmpty)
 
         let index = snap.indexIDs[1]
-        let outcome = download.received(index, compressed: snap.chunks[index]!, from: p)
+        let outcome = download.received(index, compressed: snap.chunks[index]!, from: p, now: .zero)
         #expect(outcome.isAccepted)
         let leaves = download.nextRequests(now: .zero, timeout: .seconds(5), window: 1_000, perRequest: 1_000)
         #expect(ids(leaves) == snap.leavesOf[index])
         #expect(download.chunksDone == 1)
         #expect(download.chunks[index]?.compressed == snap.chunks[index])
         #expect(download.chunks[index]?.rawSize == snap.manifest.index[1].rawSize)
+    }
+
+    @Test func aStreamTakesEveryChunkUnaskedAndLapsesToRequests() throws {
+        let snap = try snapshot()
+        var download = ChunkDownload(manifest: snap.manifest, sources: [p, q])
+        download.stream(from: p, now: .zero, timeout: .seconds(5))
+        // Everything counts as asked of the streamer: no request goes out.
+        #expect(download.nextRequests(now: .zero, timeout: .seconds(5), window: 1_000, perRequest: 64).isEmpty)
+        // The stream's chunks are taken as they come, leaves once their index chunk named them.
+        for index in snap.indexIDs {
+            #expect(download.received(index, compressed: snap.chunks[index]!, from: p, now: NodeTime(nanoseconds: 100_000_000)).isAccepted)
+        }
+        #expect(download.nextRequests(now: NodeTime(nanoseconds: 100_000_000), timeout: .seconds(5), window: 1_000, perRequest: 64).isEmpty)
+        let leaves = snap.indexIDs.flatMap { snap.leavesOf[$0] ?? [] }
+        let half = leaves.count / 2
+        for leaf in leaves.prefix(half) {
+            #expect(download.received(leaf, compressed: snap.chunks[leaf]!, from: p, now: NodeTime(nanoseconds: 1_000_000_000)).isAccepted)
+        }
+        // Progress keeps the stream alive; silence past the timeout ends it.
+        #expect(download.expire(now: NodeTime(nanoseconds: 5_000_000_000)).isEmpty)
+        #expect(download.expire(now: NodeTime(nanoseconds: 6_000_000_000)) == [p])
+        #expect(download.streamer == nil)
+        // What it still owed is asked of the other source, in windows.
+        let asked = download.nextRequests(now: NodeTime(nanoseconds: 6_000_000_000), timeout: .seconds(5), window: 1_000, perRequest: 64)
+        #expect(Set(asked.map(\.0)) == [q])
+        #expect(Set(ids(asked)) == Set(leaves.dropFirst(half)))
+        for leaf in ids(asked) {
+            #expect(download.received(leaf, compressed: snap.chunks[leaf]!, from: q, now: NodeTime(nanoseconds: 7_000_000_000)).isAccepted)
+        }
+        #expect(download.isComplete)
     }
 
     @Test func windowsPerPeerAndRequestSize() throws {
@@ -61,7 +91,7 @@ import Testing
 
         // Answers free the window.
         let (peer, asked) = requests[0]
-        let outcome = download.received(asked[0], compressed: snap.chunks[asked[0]]!, from: peer)
+        let outcome = download.received(asked[0], compressed: snap.chunks[asked[0]]!, from: peer, now: .zero)
         #expect(outcome.isAccepted)
         let refill = download.nextRequests(now: .zero, timeout: .seconds(5), window: 1, perRequest: 10)
         #expect(refill.map(\.0) == [peer])
@@ -75,23 +105,23 @@ import Testing
         let other = peer == p ? q : p
         let id = asked[0]
         // From someone not asked, or not asked for this chunk: ignored.
-        var outcome = download.received(id, compressed: snap.chunks[id]!, from: other)
+        var outcome = download.received(id, compressed: snap.chunks[id]!, from: other, now: .zero)
         #expect(outcome.isUnexpected)
-        outcome = download.received(testHash(1), compressed: [1, 2, 3], from: peer)
+        outcome = download.received(testHash(1), compressed: [1, 2, 3], from: peer, now: .zero)
         #expect(outcome.isUnexpected)
         // Another chunk's bytes: rejected.
         let wrong = snap.indexIDs.first { $0 != id }!
-        outcome = download.received(id, compressed: snap.chunks[wrong]!, from: peer)
+        outcome = download.received(id, compressed: snap.chunks[wrong]!, from: peer, now: .zero)
         #expect(outcome.isRejected)
         #expect(download.chunksDone == 0)
         // Asked again, of the other peer only.
         let retry = download.nextRequests(now: .zero, timeout: .seconds(5), window: 10, perRequest: 10)
         let retriedBy = retry.filter { $0.1.contains(id) }.map(\.0)
         #expect(retriedBy == [other])
-        outcome = download.received(id, compressed: snap.chunks[id]!, from: other)
+        outcome = download.received(id, compressed: snap.chunks[id]!, from: other, now: .zero)
         #expect(outcome.isAccepted)
         // A late copy of an accepted chunk is ignored.
-        outcome = download.received(id, compressed: snap.chunks[id]!, from: peer)
+        outcome = download.received(id, compressed: snap.chunks[id]!, from: peer, now: .zero)
         #expect(outcome.isUnexpected)
     }
 
@@ -146,7 +176,7 @@ import Testing
         #expect(!fromP.isEmpty)
         download.removeSource(p)
         #expect(download.sources == [q])
-        let outcome = download.received(fromP[0], compressed: snap.chunks[fromP[0]]!, from: p)
+        let outcome = download.received(fromP[0], compressed: snap.chunks[fromP[0]]!, from: p, now: .zero)
         #expect(outcome.isUnexpected)
         let retry = download.nextRequests(now: .zero, timeout: .seconds(5), window: 100, perRequest: 100)
         #expect(Set(ids(retry)) == Set(fromP))
@@ -188,7 +218,7 @@ import Testing
                 for id in asked {
                     // A leaf is asked only after the index chunk naming it arrived.
                     if let parent = snap.leavesOf.first(where: { $0.value.contains(id) })?.key { #expect(received.contains(parent)) }
-                    let outcome = download.received(id, compressed: snap.chunks[id]!, from: peer)
+                    let outcome = download.received(id, compressed: snap.chunks[id]!, from: peer, now: .zero)
                     #expect(outcome.isAccepted)
                     received.insert(id)
                 }
@@ -210,7 +240,7 @@ import Testing
         var download = ChunkDownload(manifest: manifest, sources: [p])
         let id = snap.indexIDs[0]
         _ = download.nextRequests(now: .zero, timeout: .seconds(5), window: 100, perRequest: 100)
-        let outcome = download.received(id, compressed: snap.chunks[id]!, from: p)
+        let outcome = download.received(id, compressed: snap.chunks[id]!, from: p, now: .zero)
         #expect(outcome.isRejected)
     }
 }

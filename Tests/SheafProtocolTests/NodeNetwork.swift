@@ -167,7 +167,7 @@ struct NodeNetwork {
                     reply = .unavailable(request, reason: .notHeld)
                 }
                 send(.space(key, .sync(reply)), from: node, to: peer)
-            case .serveChunks, .install, .audit, .storeEvidence, .event:
+            case .serveChunks, .streamSnapshot, .install, .audit, .storeEvidence, .event:
                 continue
             }
         }

@@ -41,8 +41,14 @@ import Testing
         #expect(contact.active == [1, 2, 3, 9].map(testPeer))
         #expect(outputs.contains(.neighborUp(testPeer(9))))
         let sent = sends(outputs)
-        #expect(sent.count == 3)
+        #expect(sent.count == 4)
         for i in 1...3 { #expect(sent[testPeer(i)] == [.forwardJoin(joiner: testPeer(9), ttl: 6)]) }
+        // The joiner learns the contact's other neighbours at once.
+        guard case .shuffleReply(let sample)? = sent[testPeer(9)]?.first else {
+            Issue.record("no sample sent to the joiner")
+            return
+        }
+        #expect(Set(sample) == Set([1, 2, 3].map(testPeer)))
     }
 
     @Test func fullContactDropsARandomNeighbourForTheJoiner() {

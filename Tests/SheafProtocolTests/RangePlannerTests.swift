@@ -84,6 +84,22 @@ import Testing
         #expect(refill.map(\.request) == [FeedRangeRequest(feed: first[0].request.feed, after: 64, through: 128)])
     }
 
+    @Test func theEntryWindowHoldsBackLargeRangesNotSmallOnes() {
+        var planner = RangePlanner()
+        let feeds = (0..<6).map { testKey(UInt64(40 + $0)) }
+        planner.heard(frontier(Dictionary(uniqueKeysWithValues: feeds.map { ($0, 1_000) })), from: p)
+        // Large ranges: the first always goes, then no more than 2,000 entries in flight.
+        let large = planner.plan(stored: frontier([:]), allowed: { _ in true }, maxEntries: 1_000, window: 16, entryWindow: 2_000)
+        #expect(large.count == 2)
+        var small = RangePlanner()
+        small.heard(frontier(Dictionary(uniqueKeysWithValues: feeds.map { ($0, 10) })), from: p)
+        // Small ones fill the request window.
+        #expect(small.plan(stored: frontier([:]), allowed: { _ in true }, maxEntries: 1_000, window: 16, entryWindow: 2_000).count == 6)
+        // An answered range frees its entries.
+        planner.finish(large[0].request.feed)
+        #expect(planner.plan(stored: frontier([:]), allowed: { _ in true }, maxEntries: 1_000, window: 16, entryWindow: 2_000).count == 1)
+    }
+
     @Test func disallowedFeedsAreNotPlanned() {
         var planner = RangePlanner()
         planner.heard(frontier([feedA: 3, feedB: 3]), from: p)
@@ -96,18 +112,23 @@ import Testing
         planner.heard(frontier([feedA: 9]), from: q)
         #expect(plan(&planner).map(\.peer) == [p])
         var timedOut = planner.timedOut(feedA)
-        #expect(timedOut?.peer == p)
+        #expect(timedOut?.item.peer == p)
+        #expect(timedOut?.repeated == false)
         timedOut = planner.timedOut(feedA)
         #expect(timedOut == nil)
         // Asked of q instead, though p holds more.
         #expect(plan(&planner).map(\.peer) == [q])
         timedOut = planner.timedOut(feedA)
-        #expect(timedOut?.peer == q)
-        // Both timed out: no one is asked.
-        #expect(plan(&planner).isEmpty)
-        // p is heard from again: it is asked again.
-        planner.heard(frontier([feedA: 10]), from: p)
+        #expect(timedOut?.item.peer == q)
+        // Both timed out: asked again of the one holding more, rather than
+        // waiting for the next frontier; a second lapse is marked repeated.
         #expect(plan(&planner).map(\.peer) == [p])
+        timedOut = planner.timedOut(feedA)
+        #expect(timedOut?.item.peer == p)
+        #expect(timedOut?.repeated == true)
+        // q is heard from again: it is preferred to p, which is not.
+        planner.heard(frontier([feedA: 9]), from: q)
+        #expect(plan(&planner).map(\.peer) == [q])
     }
 
     @Test func unavailableRangesAreNotAskedAgainOfThatPeer() throws {

@@ -137,7 +137,7 @@ struct WireCodecTests {
         #expect(wireError([0x06] + spaceBytes + [0x01, 0x08])?.code == .unknownMessage(field: "overlay", tag: 8))
         #expect(wireError([0x06] + spaceBytes + [0x02, 0x05])?.code == .unknownMessage(field: "broadcast", tag: 5))
         #expect(wireError([0x06] + spaceBytes + [0x03, 0x00])?.code == .unknownMessage(field: "sync", tag: 0))
-        #expect(wireError([0x06] + spaceBytes + [0x04, 0x09])?.code == .unknownMessage(field: "snapshot", tag: 9))
+        #expect(wireError([0x06] + spaceBytes + [0x04, 0x0a])?.code == .unknownMessage(field: "snapshot", tag: 10))
         #expect(wireError([0x06] + spaceBytes + [0x05, 0x03])?.code == .unknownMessage(field: "evidence", tag: 3))
     }
 

@@ -58,6 +58,7 @@ struct WireSamples {
         case .chunk: return .snapshot(.chunk(id: hash(), compressed: bytes()))
         case .chunkMissing: return .snapshot(.chunkMissing(hash()))
         case .attestations: return .snapshot(.attestations(list(1...3) { $0.bytes() }))
+        case .requestSnapshot: return .snapshot(.requestSnapshot)
         case .fork: return .evidence(.fork(try forkProof()))
         case .snapshotFraud: return .evidence(.snapshotFraud(manifest: bytes()))
         }

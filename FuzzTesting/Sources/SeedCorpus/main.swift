@@ -102,7 +102,7 @@ let spaceMessages: [SpaceMessage] = [
     .broadcast(.graft(id: head, round: 1)), .broadcast(.prune),
     .sync(.frontier(frontier)), .sync(.request(request)), .sync(.range(feed: writerKey.publicKey, after: 0, range: batch.encodedRange())),
     .sync(.unavailable(request, reason: .pruned(through: 2))), .sync(.unavailable(request, reason: .forked)),
-    .snapshot(.requestOffers), .snapshot(.offers([offer])), .snapshot(.requestManifest(manifest.id)),
+    .snapshot(.requestOffers), .snapshot(.requestSnapshot), .snapshot(.offers([offer])), .snapshot(.requestManifest(manifest.id)),
     .snapshot(.manifest(manifest.encoded)), .snapshot(.requestChunks([leaf.id, built.index[0].id])),
     .snapshot(.chunk(id: leaf.id, compressed: stored.compressed)), .snapshot(.chunkMissing(leaf.id)),
     .snapshot(.attestations([attestation.encoded])),

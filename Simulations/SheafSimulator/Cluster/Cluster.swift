@@ -175,7 +175,8 @@ extension Cluster {
         for peer in group {
             let heads = peer.storedFrontier.heads.map { "\($0.key.hex.prefix(6)):\($0.value.seq)" }.sorted()
             let neighbours = peer.host?.core.neighbours(of: key).compactMap { book.node(of: $0.node) } ?? []
-            print(peer.node.map(String.init(describing:)) ?? "?", peer.isUp, heads, "neighbours:", neighbours)
+            let passive = (peer.host?.core.knownPeers(of: key).count ?? 0) - neighbours.count
+            print(peer.node.map(String.init(describing:)) ?? "?", peer.isUp, heads, "passive:", passive, "neighbours:", neighbours)
             print("   key", peer.identity.publicKey.hex.prefix(6), peer.host?.core.syncSummary(of: key) ?? "down")
         }
     }

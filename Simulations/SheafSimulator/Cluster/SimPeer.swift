@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Synchronization
 import SheafCodec
@@ -114,6 +115,7 @@ import SheafReplica
 
     public func received(_ message: [UInt8], from peer: SimNodeID, _ io: SimIO) async {
         guard let key = book.key(of: peer) else { return }
+        if debugTrace, let m = try? WireCodec.decode(message) { print("TRACE", io.now.seconds, node!.index, "<-", peer.index, m.kind, message.count) }
         if behaviour != .honest, await interceptIncoming(message, from: key, io) { return }
         await handle(.received(from: key, frame: message), io)
     }
@@ -181,8 +183,13 @@ import SheafReplica
         for output in host.takeOutbox() {
             switch output {
             case .send(let peer, let frame):
+                if debugTrace, let m = try? WireCodec.decode(frame) { print("TRACE", io.now.seconds, node!.index, "->", book.node(of: peer)?.index ?? -1, m.kind, frame.count) }
                 guard let target = book.node(of: peer) else { continue }
-                for bytes in outgoing(frame, to: peer) { _ = io.send(to: target, bytes) }
+                if behaviour == .honest {
+                    _ = io.send(to: target, frame)
+                } else {
+                    for bytes in outgoing(frame, to: peer) { _ = io.send(to: target, bytes) }
+                }
             case .connect(let address):
                 if let target = AddressBook.node(fromEndpoint: address.endpoint) ?? book.node(of: address.node) { io.connect(to: target) }
             case .disconnect(let peer, _):
@@ -193,20 +200,22 @@ import SheafReplica
                 timers[token] = timer
                 io.schedule(after: delay, token: token)
             case .event(let event):
+                if debugTrace { print("TRACE", io.now.seconds, node!.index, "event", "\(event)".prefix(120)) }
                 if let node { monitor.record(event, by: node, at: io.now) }
             default:
                 continue
             }
         }
-        let stored = host.core.storedFrontier(of: key)?.entryCount ?? 0
+        let stored = host.storedFrontier(of: key)?.entryCount ?? 0
         if stored != storedEntries {
             storedEntries = stored
+            if debugTrace { print("TRACE", io.now.seconds, node!.index, "stored", stored) }
             io.record(metric: "entries", value: Double(stored))
         }
     }
 
     /// Entries this node stores for the space (what anti-entropy compares).
-    public var storedFrontier: Frontier { host?.core.storedFrontier(of: key) ?? Frontier() }
+    public var storedFrontier: Frontier { host?.storedFrontier(of: key) ?? Frontier() }
 
     static let byzantineToken: UInt64 = 1 << 63
 
@@ -240,3 +249,5 @@ public final class VirtualClock: Sendable {
 
     public var milliseconds: UInt64 { Self.epochMilliseconds + now.nanoseconds / 1_000_000 }
 }
+
+let debugTrace = ProcessInfo.processInfo.environment["SHEAF_SIM_TRACE"] != nil

@@ -54,9 +54,14 @@ public struct SimStats: Sendable {
     public var simSeconds: Double
     /// Real time spent inside `run`.
     public var wallSeconds: Double
+    /// Processor time (all threads) spent inside `run`: unlike the wall
+    /// time, it barely moves when other processes load the machine.
+    public var cpuSeconds: Double = 0
 
     /// Virtual seconds per real second.
     public var speedup: Double { wallSeconds > 0 ? simSeconds / wallSeconds : 0 }
+    /// Virtual seconds per processor second: the speed an idle machine would give at best.
+    public var cpuSpeedup: Double { cpuSeconds > 0 ? simSeconds / cpuSeconds : 0 }
     public var eventsPerSecond: Double { wallSeconds > 0 ? Double(eventsProcessed) / wallSeconds : 0 }
 }
 

@@ -1,3 +1,4 @@
+import Glibc
 import SheafCrypto
 import SheafProtocol
 import SheafRandom
@@ -67,6 +68,7 @@ public enum SimRunStatus: Hashable, Sendable {
     let trace = TraceRecorder()
     var eventsProcessed = 0
     private var wallSeconds = 0.0
+    private var cpuSeconds = 0.0
     private var running = false
     private var nextConnection: UInt64 = 1
 
@@ -194,9 +196,11 @@ public enum SimRunStatus: Hashable, Sendable {
         precondition(!running, "Simulation.run is not reentrant")
         running = true
         let started = ContinuousClock.now
+        let cpuStarted = Self.processCPUSeconds()
         defer {
             running = false
             wallSeconds += (ContinuousClock.now - started).seconds
+            cpuSeconds += Self.processCPUSeconds() - cpuStarted
         }
         while true {
             if let stopWhen, stopWhen() { return .stopped }
@@ -259,7 +263,15 @@ public enum SimRunStatus: Hashable, Sendable {
             total: perNode.reduce(SimNodeStats(), +),
             eventsProcessed: eventsProcessed,
             simSeconds: now.seconds,
-            wallSeconds: wallSeconds)
+            wallSeconds: wallSeconds,
+            cpuSeconds: cpuSeconds)
+    }
+
+    /// Processor time this process has used, all threads.
+    static func processCPUSeconds() -> Double {
+        var spec = timespec()
+        guard clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec) == 0 else { return 0 }
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
     }
 
     /// Events waiting in the queue.

@@ -71,6 +71,7 @@ func baseReport(_ scenario: Scenario, _ options: ScenarioOptions, _ cluster: Clu
     // Simulated seconds per wall second inside the event loop (set-up and
     // the final checks excluded), and the events it processed.
     report["loop_speed"] = .double(stats.speedup)
+    report["loop_cpu_seconds"] = .double(stats.cpuSeconds)
     report["events"] = .int(stats.total.eventsProcessed)
     return report
 }

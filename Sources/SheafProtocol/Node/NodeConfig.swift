@@ -54,14 +54,23 @@ public struct NodeConfig: Sendable {
     /// Most entries asked for in one range request.
     public var maxRangeEntries = 8_192
     /// Range requests in flight to one neighbour at once.
-    public var rangeWindow = 4
+    public var rangeWindow = 16
+    /// Entries in flight from one neighbour at once (past its first
+    /// request): four full ranges. Small ranges (many feeds of a few entries
+    /// each, after a partition) fill `rangeWindow`; large ones stop here, so
+    /// answers do not queue on the sender's link past their timeouts.
+    public var rangeWindowEntries = 4 * 8_192
     /// Chunk requests in flight to one neighbour at once (snapshot chunks are
     /// a few KB: 512 fill a 10 MB/s link with a 100 ms round trip), and per
     /// request message.
     public var chunkWindow = 512
     public var chunksPerRequest = 64
-    /// How long a requested chunk may take before it is asked of someone else.
+    /// How long a requested chunk may take before it is asked of someone
+    /// else; how long a snapshot stream may pause before its chunks are.
     public var chunkTimeout: Duration = .seconds(5)
+    /// A node streams a whole snapshot to one peer at most this often; a
+    /// `requestSnapshot` sooner is answered like `requestOffers`.
+    public var streamCooldown: Duration = .seconds(60)
     /// Messages queued for a peer whose session or channel is not ready yet.
     public var maxQueuedPerPeer = 1_024
     /// Whether nodes holding history re-derive the state roots of snapshots

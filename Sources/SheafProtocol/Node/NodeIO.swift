@@ -46,6 +46,9 @@ public enum NodeOutput: Sendable {
     case serveRange(DiscoveryKey, FeedRangeRequest, to: PublicKey, maxEntries: Int)
     /// Read stored chunks and send each as `snapshot.chunk` (or `chunkMissing`).
     case serveChunks(DiscoveryKey, [Hash], to: PublicKey)
+    /// Send every chunk of a stored snapshot as `snapshot.chunk`: the index
+    /// chunks first, then the leaves in index order (`snapshot.requestSnapshot`).
+    case streamSnapshot(DiscoveryKey, SnapshotManifest, to: PublicKey)
     /// Install a downloaded, trusted snapshot into the (empty) replica.
     case install(DiscoveryKey, SnapshotManifest, chunks: [Hash: DownloadedChunk])
     /// Re-derive the manifest's state root from local history.

@@ -12,7 +12,7 @@ extension ProtocolNode {
 
     mutating func receivedSnapshot(_ message: SnapshotMessage, in key: DiscoveryKey, from peer: PublicKey) {
         switch message {
-        case .requestOffers:
+        case .requestOffers, .requestSnapshot:
             let offered = Array(spaces[key]!.snapshots.prefix(Self.maxOffers))
             sendSpace(.snapshot(.offers(offered.map { Self.offer(for: $0.manifest) })), in: key, to: peer)
             // Attestations of the offered roots first, then of any other root
@@ -24,10 +24,14 @@ extension ProtocolNode {
                 sendSpace(.snapshot(.attestations(attestations.prefix(config.limits.maxAttestations).map(\.encoded))), in: key, to: peer)
             }
             // Save a joiner two round trips: the newest manifest and its index
-            // chunks go with the offers.
+            // chunks go with the offers; asked to, the whole snapshot does.
             if let newest = offered.first?.manifest {
                 sendSpace(.snapshot(.manifest(newest.encoded)), in: key, to: peer)
-                outputs.append(.serveChunks(key, newest.index.prefix(Self.maxEarlyChunks).map(\.id), to: peer))
+                if message == .requestSnapshot && mayStream(to: peer, in: key) {
+                    outputs.append(.streamSnapshot(key, newest, to: peer))
+                } else {
+                    outputs.append(.serveChunks(key, newest.index.prefix(Self.maxEarlyChunks).map(\.id), to: peer))
+                }
             }
         case .requestManifest(let id):
             if let local = spaces[key]!.snapshots.first(where: { $0.manifest.id == id }) {
@@ -60,6 +64,29 @@ extension ProtocolNode {
         }
     }
 
+    /// Whether to stream a snapshot to `peer` now: at most once per
+    /// `streamCooldown` per peer, so a repeated request cannot make this
+    /// node send snapshot after snapshot.
+    mutating func mayStream(to peer: PublicKey, in key: DiscoveryKey) -> Bool {
+        let cooldown = config.streamCooldown
+        if let last = spaces[key]!.streamedTo[peer], now < last + cooldown { return false }
+        spaces[key]!.streamedTo = spaces[key]!.streamedTo.filter { now < $0.value + cooldown }
+        spaces[key]!.streamedTo[peer] = now
+        return true
+    }
+
+    /// A joiner asks a neighbour for offers; the first it asks (its contact)
+    /// also to stream the newest snapshot, which saves the round trips of
+    /// asking for chunks. Asked once per instant.
+    mutating func askForOffers(in key: DiscoveryKey, to peer: PeerAddress) {
+        guard case .joining(var joining) = spaces[key]?.phase, joining.askedAt[peer.node] != now else { return }
+        joining.askedAt[peer.node] = now
+        let stream = joining.streamer == nil
+        if stream { joining.streamer = peer.node }
+        spaces[key]!.phase = .joining(joining)
+        sendSpace(.snapshot(stream ? .requestSnapshot : .requestOffers), in: key, to: peer)
+    }
+
     /// Manifests whose audit a node remembers, at most (offers are untrusted input).
     static let maxAuditsTracked = 4_096
 
@@ -90,6 +117,15 @@ extension ProtocolNode {
             for offer in offers where !joining.rejected.contains(offer.manifest) {
                 joining.offers[offer.manifest, default: (offer, [])].peers.insert(peer)
                 if joining.download?.manifest.id == offer.manifest { joining.download?.addSource(peer) }
+            }
+            // The manifest of the first (newest) offer follows the offers:
+            // wait for it rather than ask. The streamer streams that one.
+            if let first = offers.first, !joining.rejected.contains(first.manifest) {
+                if peer == joining.streamer && joining.streamedManifest == nil { joining.streamedManifest = first.manifest }
+                if joining.manifests[first.manifest] == nil && joining.manifestRequest == nil {
+                    joining.manifestRequest = (first.manifest, peer, now + config.requestTimeout)
+                    outputs.append(.schedule(.chunkCheck(key), after: config.requestTimeout))
+                }
             }
             spaces[key]!.phase = .joining(joining)
             chooseSnapshot(in: key)
@@ -124,6 +160,10 @@ extension ProtocolNode {
         if let manifest = joining.manifests[best.offer.manifest] {
             var download = ChunkDownload(manifest: manifest, sources: Array(best.peers))
             for (id, early) in joining.early.sorted(by: { $0.key < $1.key }) { _ = download.provide(id, compressed: early.compressed) }
+            if let streamer = joining.streamer, joining.streamedManifest == manifest.id, best.peers.contains(streamer) {
+                download.stream(from: streamer, now: now, timeout: config.chunkTimeout)
+                outputs.append(.schedule(.chunkCheck(key), after: config.chunkTimeout))
+            }
             joining.early = [:]
             joining.download = download
             joining.manifestRequest = nil
@@ -205,7 +245,7 @@ extension ProtocolNode {
             spaces[key]!.phase = .joining(joining)
             return
         }
-        let outcome = download.received(id, compressed: compressed, from: peer)
+        let outcome = download.received(id, compressed: compressed, from: peer, now: now)
         joining.download = download
         spaces[key]!.phase = .joining(joining)
         switch outcome {
@@ -317,7 +357,7 @@ extension ProtocolNode {
     // MARK: Audits and evidence
 
     mutating func audited(_ manifest: SnapshotManifest, _ verdict: AuditVerdict, _ attestation: Attestation?, in key: DiscoveryKey) {
-        guard spaces[key] != nil else { return }
+        guard spaces.contains(key) else { return }
         spaces[key]!.audits[manifest.id] = .done(verdict)
         if let attestation { remember(attestation, in: key) }
         if verdict == .inconsistent { recordFraud(manifest, in: key) }
@@ -326,7 +366,7 @@ extension ProtocolNode {
     /// A snapshot whose root does not follow from its frontier: denounce the
     /// signer, keep the evidence, and tell every neighbour.
     mutating func recordFraud(_ manifest: SnapshotManifest, in key: DiscoveryKey) {
-        guard spaces[key] != nil, !spaces[key]!.denounced.contains(manifest.signer) else { return }
+        guard spaces.contains(key), !spaces[key]!.denounced.contains(manifest.signer) else { return }
         spaces[key]!.denounced.insert(manifest.signer)
         spaces[key]!.audits[manifest.id] = .done(.inconsistent)
         outputs.append(.event(.fraudDetected(signer: manifest.signer, manifest: manifest.id)))
@@ -336,7 +376,7 @@ extension ProtocolNode {
     }
 
     mutating func recordFork(_ proof: ForkProof, in key: DiscoveryKey) {
-        guard spaces[key] != nil, spaces[key]!.forked[proof.feed] == nil else { return }
+        guard spaces.contains(key), spaces[key]!.forked[proof.feed] == nil else { return }
         spaces[key]!.forked[proof.feed] = proof
         spaces[key]!.planner.finish(proof.feed)
         outputs.append(.event(.forkDetected(feed: proof.feed, seq: proof.seq)))

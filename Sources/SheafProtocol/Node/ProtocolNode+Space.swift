@@ -7,14 +7,14 @@ extension ProtocolNode {
 
     mutating func openSpace(_ local: LocalSpace) {
         let key = DiscoveryKey(space: local.space)
-        guard spaces[key] == nil else { return }
+        guard !spaces.contains(key) else { return }
         spaces[key] = SpaceState(local: local, config: config, me: me)
         let contacts = local.contacts.filter { $0.node != identity }
         spaces[key]!.overlay.learn(contacts, rng: &rng)
         if let contact = contacts.first {
             apply(spaces[key]!.overlay.join(via: contact, rng: &rng), in: key)
-            // A joiner asks for offers in the same flight as its join.
-            if spaces[key]!.isJoining { sendSpace(.snapshot(.requestOffers), in: key, to: contact) }
+            // A joiner asks for offers (and a stream) in the same flight as its join.
+            askForOffers(in: key, to: contact)
         }
         outputs.append(.schedule(.antiEntropy(key), after: jittered(config.antiEntropyInterval)))
         outputs.append(.schedule(.overlayTick(key), after: jittered(config.overlayTickInterval)))
@@ -48,7 +48,7 @@ extension ProtocolNode {
     }
 
     mutating func appended(_ batch: VerifiedBatch, in key: DiscoveryKey) {
-        guard spaces[key] != nil else { return }
+        guard spaces.contains(key) else { return }
         spaces[key]!.stored.advance(batch.feed, to: batch.head.anchor)
         spaces[key]!.heads.insert(batch.head)
         let id = BroadcastID(feed: batch.feed, seq: batch.head.seq)
@@ -57,14 +57,14 @@ extension ProtocolNode {
     }
 
     mutating func membersChanged(_ members: Set<PublicKey>, in key: DiscoveryKey) {
-        guard spaces[key] != nil else { return }
+        guard spaces.contains(key) else { return }
         spaces[key]!.members.formUnion(members)
         planRanges(in: key)
         installIfTrusted(in: key)
     }
 
     mutating func snapshotsChanged(_ snapshots: [LocalSnapshot], in key: DiscoveryKey) {
-        guard spaces[key] != nil else { return }
+        guard spaces.contains(key) else { return }
         spaces[key]!.snapshots = snapshots
         for snapshot in snapshots {
             for attestation in snapshot.attestations { remember(attestation, in: key) }
@@ -72,7 +72,7 @@ extension ProtocolNode {
     }
 
     mutating func ingestFailed(_ feed: PublicKey, tip: FeedAnchor, in key: DiscoveryKey) {
-        guard spaces[key] != nil else { return }
+        guard spaces.contains(key) else { return }
         var heads = spaces[key]!.stored.heads
         heads[feed] = tip.seq == 0 ? nil : tip
         spaces[key]!.stored = Frontier(heads)
@@ -83,7 +83,7 @@ extension ProtocolNode {
 
     mutating func apply(_ overlayOutputs: [OverlayOutput], in key: DiscoveryKey) {
         for output in overlayOutputs {
-            guard spaces[key] != nil else { return }
+            guard spaces.contains(key) else { return }
             switch output {
             case .send(let peer, let message):
                 sendSpace(.overlay(message), in: key, to: peer)
@@ -91,7 +91,9 @@ extension ProtocolNode {
                 spaces[key]!.broadcast.neighborUp(peer.node)
                 outputs.append(.event(.neighborUp(key, peer.node)))
                 sendFrontier(in: key, to: peer.node)
-                if spaces[key]!.isJoining || config.auditSnapshots { sendSpace(.snapshot(.requestOffers), in: key, to: peer) }
+                if spaces[key]!.isJoining { askForOffers(in: key, to: peer) } else if config.auditSnapshots {
+                    sendSpace(.snapshot(.requestOffers), in: key, to: peer)
+                }
             case .neighborDown(let peer):
                 apply(spaces[key]!.broadcast.neighborDown(peer.node), in: key)
                 outputs.append(.event(.neighborDown(key, peer.node)))
@@ -103,10 +105,10 @@ extension ProtocolNode {
 
     /// Closes a session no space needs any more.
     mutating func releaseIfUnused(_ node: PublicKey) {
-        for space in spaces.values {
-            if space.overlay.active.contains(where: { $0.node == node }) { return }
-            if space.planner.outstanding.values.contains(where: { $0.peer == node }) { return }
-            if case .joining(let joining) = space.phase, joining.download?.sources.contains(node) == true { return }
+        for key in spaces.keys {
+            if spaces[key]!.overlay.active.contains(where: { $0.node == node }) { return }
+            if spaces[key]!.planner.outstanding.values.contains(where: { $0.peer == node }) { return }
+            if case .joining(let joining) = spaces[key]!.phase, joining.download?.sources.contains(node) == true { return }
         }
         if sessions[node] != nil { disconnect(node, reason: "not needed") }
     }
@@ -115,7 +117,7 @@ extension ProtocolNode {
 
     mutating func apply(_ broadcastOutputs: [BroadcastOutput<PublicKey>], in key: DiscoveryKey) {
         for output in broadcastOutputs {
-            guard spaces[key] != nil else { return }
+            guard spaces.contains(key) else { return }
             switch output {
             case .send(let peer, let message):
                 sendSpace(.broadcast(message), in: key, to: peer)
@@ -183,7 +185,7 @@ extension ProtocolNode {
 
     /// A verified batch continues our stored tip: store and apply it.
     mutating func accept(_ batch: VerifiedBatch, in key: DiscoveryKey) {
-        guard spaces[key] != nil, batch.anchor == spaces[key]!.anchor(of: batch.feed) else { return }
+        guard spaces.contains(key), batch.anchor == spaces[key]!.anchor(of: batch.feed) else { return }
         spaces[key]!.stored.advance(batch.feed, to: batch.head.anchor)
         spaces[key]!.heads.insert(batch.head)
         outputs.append(.ingest(key, batch))
@@ -193,7 +195,7 @@ extension ProtocolNode {
 
     /// A signed head at a seq where we saw another hash signed: proof of a fork.
     mutating func checkFork(_ head: SignedHead, in key: DiscoveryKey, from peer: PublicKey) {
-        guard spaces[key] != nil, let other = spaces[key]!.heads.conflict(with: head), (try? head.verify()) != nil,
+        guard spaces.contains(key), let other = spaces[key]!.heads.conflict(with: head), (try? head.verify()) != nil,
               let proof = try? ForkProof(other, head) else {
             spaces[key]?.heads.insert(head)
             return
@@ -259,16 +261,24 @@ extension ProtocolNode {
     }
 
     mutating func pushFrontier(in key: DiscoveryKey) {
-        guard spaces[key] != nil else { return }
+        guard spaces.contains(key) else { return }
         spaces[key]!.frontierPushScheduled = false
         for peer in neighbours(of: key) { sendFrontier(in: key, to: peer.node) }
     }
 
     /// Sends the range requests the planner picks.
     mutating func planRanges(in key: DiscoveryKey) {
-        guard let space = spaces[key] else { return }
-        let planned = spaces[key]!.planner.plan(stored: space.stored, allowed: { space.accepts($0) },
-                                                maxEntries: config.maxRangeEntries, window: config.rangeWindow)
+        guard spaces.contains(key) else { return }
+        // Which feeds are fetched depends on a few fields only: copy those, not the space.
+        let (space, forked, members, joining) = (spaces[key]!.space, spaces[key]!.forked, spaces[key]!.members, spaces[key]!.isJoining)
+        let allowed = { (feed: PublicKey) -> Bool in
+            guard forked[feed] == nil else { return false }
+            return joining ? feed == space : (feed == space || members.contains(feed))
+        }
+        let stored = spaces[key]!.stored
+        let planned = spaces[key]!.planner.plan(stored: stored, allowed: allowed,
+                                                maxEntries: config.maxRangeEntries, window: config.rangeWindow,
+                                                entryWindow: config.rangeWindowEntries)
         for item in planned {
             sendSpace(.sync(.request(item.request)), in: key, to: item.peer)
             let timeout = config.requestTimeout + config.rangeTimeoutPerEntry * Int(clamping: item.request.count)

@@ -20,7 +20,7 @@ public struct ProtocolNode: Sendable {
     var sessions: [PublicKey: PeerSession] = [:]
     /// Peers being connected to, with the space messages waiting for them.
     var connecting: [PublicKey: (address: PeerAddress, queued: [(DiscoveryKey, SpaceMessage)])] = [:]
-    var spaces: [DiscoveryKey: SpaceState] = [:]
+    var spaces = SpaceTable()
     var scores: PeerScores
     var outputs: [NodeOutput] = []
     public internal(set) var counters = ProtocolCounters()
@@ -83,17 +83,16 @@ public struct ProtocolNode: Sendable {
     public var connectedPeers: [PublicKey] { sessions.keys.sorted() }
 
     /// The active overlay neighbours of a space.
-    public func neighbours(of key: DiscoveryKey) -> [PeerAddress] { spaces[key]?.overlay.active ?? [] }
+    public func neighbours(of key: DiscoveryKey) -> [PeerAddress] { spaces.read(key) { $0.overlay.active } ?? [] }
 
     /// Every peer the overlay of a space knows (active, then passive): what a
     /// restarting node should try first.
     public func knownPeers(of key: DiscoveryKey) -> [PeerAddress] {
-        guard let overlay = spaces[key]?.overlay else { return [] }
-        return overlay.active + overlay.passive
+        spaces.read(key) { $0.overlay.active + $0.overlay.passive } ?? []
     }
 
     /// The stored frontier the node believes it holds for a space.
-    public func storedFrontier(of key: DiscoveryKey) -> Frontier? { spaces[key]?.stored }
+    public func storedFrontier(of key: DiscoveryKey) -> Frontier? { spaces.read(key) { $0.stored } }
 
     /// Entries the node knows to exist in a space: per feed, the furthest
     /// of what it stores and what neighbours' frontiers claim. How far a
@@ -108,7 +107,7 @@ public struct ProtocolNode: Sendable {
     }
 
     /// Whether the space is still joining from a snapshot.
-    public func isJoining(_ key: DiscoveryKey) -> Bool { spaces[key]?.isJoining ?? false }
+    public func isJoining(_ key: DiscoveryKey) -> Bool { spaces.read(key) { $0.isJoining } ?? false }
 
     /// Feeds proven forked in a space.
     public func forkedFeeds(of key: DiscoveryKey) -> [PublicKey] { spaces[key].map { $0.forked.keys.sorted() } ?? [] }
@@ -152,7 +151,7 @@ public struct ProtocolNode: Sendable {
 
     /// A peer is gone from a space (session lost, connect failed, channel closed).
     mutating func peerLeft(_ address: PeerAddress, in key: DiscoveryKey) {
-        guard spaces[key] != nil else { return }
+        guard spaces.contains(key) else { return }
         // Only the loss of a link the overlay holds is a failure to repair.
         let overlayOut = spaces[key]!.overlay.holds(address) ? spaces[key]!.overlay.peerFailed(address, rng: &rng) : []
         let broadcastOut = spaces[key]!.broadcast.neighborDown(address.node)
@@ -208,11 +207,11 @@ public struct ProtocolNode: Sendable {
     }
 
     mutating func sendSpace(_ message: SpaceMessage, in key: DiscoveryKey, to node: PublicKey) {
-        guard var session = sessions[node], let space = spaces[key] else { return }
+        guard var session = sessions[node], let space = spaces.read(key, { $0.space }) else { return }
         if !session.openedByUs.contains(key) {
             session.openedByUs.insert(key)
             sessions[node] = session
-            sendFrame(.open(OpenSpace(space: space.space, session: session.session, sender: identity)), to: node)
+            sendFrame(.open(OpenSpace(space: space, session: session.session, sender: identity)), to: node)
         }
         // Requests may go before the peer proved it knows the space: they
         // reveal nothing, and its answers wait for its proof anyway.
@@ -274,7 +273,7 @@ public struct ProtocolNode: Sendable {
             if let dropped = sessions[peer]?.queued.removeValue(forKey: key) { sessions[peer]?.queuedCount -= dropped.count }
             peerLeft(sessions[peer]?.address ?? PeerAddress(node: peer, endpoint: ""), in: key)
         case .space(let key, let message):
-            guard sessions[peer]?.openedByThem.contains(key) == true, spaces[key] != nil else {
+            guard sessions[peer]?.openedByThem.contains(key) == true, spaces.contains(key) else {
                 charge(peer, .unsolicited, "traffic on \(key) before its channel was opened")
                 return
             }
@@ -330,15 +329,17 @@ public struct ProtocolNode: Sendable {
             scores.decay(now: now)
             outputs.append(.schedule(.scoreDecay, after: config.scoring.decayInterval))
         case .antiEntropy(let key):
-            guard spaces[key] != nil else { return }
+            guard spaces.contains(key) else { return }
             antiEntropyRound(in: key)
             joiningRound(in: key)
             outputs.append(.schedule(.antiEntropy(key), after: jittered(config.antiEntropyInterval)))
         case .frontierPush(let key):
             pushFrontier(in: key)
         case .overlayTick(let key):
-            guard spaces[key] != nil else { return }
-            apply(spaces[key]!.overlay.tick(rng: &rng), in: key)
+            guard spaces.contains(key) else { return }
+            let shuffle = now.since(spaces[key]!.lastShuffle) >= spaces[key]!.overlay.config.shuffleInterval
+            if shuffle { spaces[key]!.lastShuffle = now }
+            apply(spaces[key]!.overlay.tick(shuffle: shuffle, rng: &rng), in: key)
             // Alone, with no one left to ask: join again through a contact.
             let space = spaces[key]!
             if space.overlay.active.isEmpty && space.overlay.pendingRequests.isEmpty && !space.contacts.isEmpty {
@@ -347,12 +348,15 @@ public struct ProtocolNode: Sendable {
             }
             outputs.append(.schedule(.overlayTick(key), after: jittered(config.overlayTickInterval)))
         case .broadcast(let key, let timer):
-            guard spaces[key] != nil else { return }
+            guard spaces.contains(key) else { return }
             apply(spaces[key]!.broadcast.timerFired(timer, now: now), in: key)
         case .rangeTimeout(let key, let feed, let generation):
             guard let space = spaces[key], space.planner.isOutstanding(feed, generation: generation),
-                  let item = spaces[key]!.planner.timedOut(feed) else { return }
-            charge(item.peer, .unresponsive, "range \(feed.hex.prefix(8)) \(item.request.after)...\(item.request.through) timed out")
+                  let (item, repeated) = spaces[key]!.planner.timedOut(feed) else { return }
+            // Charged once until heard from: a retry into a partition is not a new offence.
+            if !repeated {
+                charge(item.peer, .unresponsive, "range \(feed.hex.prefix(8)) \(item.request.after)...\(item.request.through) timed out")
+            }
             planRanges(in: key)
         case .chunkCheck(let key):
             chunkCheck(in: key)
@@ -373,7 +377,7 @@ extension SpaceMessage {
     /// space: a request, or a plain overlay step without peer addresses.
     var revealsNothing: Bool {
         switch self {
-        case .overlay(.join), .overlay(.neighbor), .snapshot(.requestOffers), .snapshot(.requestManifest),
+        case .overlay(.join), .overlay(.neighbor), .snapshot(.requestOffers), .snapshot(.requestSnapshot), .snapshot(.requestManifest),
              .snapshot(.requestChunks), .sync(.request):
             true
         default:

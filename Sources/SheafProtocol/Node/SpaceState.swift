@@ -27,7 +27,12 @@ struct SpaceState {
     /// Manifests audited or being audited.
     var audits: [Hash: AuditState] = [:]
     var lastFrontierSent: [PublicKey: NodeTime] = [:]
+    /// When this node last streamed a snapshot to each peer (one stream per
+    /// peer per `NodeConfig.streamCooldown`).
+    var streamedTo: [PublicKey: NodeTime] = [:]
     var frontierPushScheduled = false
+    /// When the overlay last shuffled (ticks come more often than shuffles).
+    var lastShuffle = NodeTime.zero
     /// Where the node joined from: tried again whenever it has no neighbour.
     var contacts: [PeerAddress]
     var phase: Phase
@@ -51,6 +56,12 @@ struct SpaceState {
         var installing: Hash?
         /// Chunks pushed with an offer before the download started (index chunks), bounded.
         var early: [Hash: (peer: PublicKey, compressed: [UInt8])] = [:]
+        /// The neighbour asked to stream its newest snapshot, and which
+        /// manifest that is (once its offers say).
+        var streamer: PublicKey?
+        var streamedManifest: Hash?
+        /// When each neighbour was last asked for offers (one ask per instant).
+        var askedAt: [PublicKey: NodeTime] = [:]
         var rounds = 0
         var lastProgress = 0
     }
@@ -116,5 +127,54 @@ struct HeadCache {
     /// A head this cache holds for the same feed and seq but another hash.
     func conflict(with head: SignedHead) -> SignedHead? {
         heads[head.feed]?.first { $0.seq == head.seq && $0.hash != head.hash }
+    }
+}
+
+/// The spaces a node serves, by discovery key. Reading a field through a
+/// `Dictionary` subscript copies the whole `SpaceState` (every view, map and
+/// download in it), and the node reads a field or two per message; this
+/// table yields each state in place instead. A node serves a handful of
+/// spaces, so a linear scan beats hashing the key.
+struct SpaceTable: Sendable {
+    private var entries: [(key: DiscoveryKey, state: SpaceState?)] = []
+
+    private func position(of key: DiscoveryKey) -> Int? { entries.firstIndex { $0.key == key } }
+
+    subscript(key: DiscoveryKey) -> SpaceState? {
+        _read {
+            if let i = position(of: key) { yield entries[i].state } else { yield nil }
+        }
+        _modify {
+            if let i = position(of: key) {
+                yield &entries[i].state
+                if entries[i].state == nil { entries.remove(at: i) }
+            } else {
+                var added: SpaceState?
+                yield &added
+                if let added { entries.append((key, added)) }
+            }
+        }
+    }
+
+    /// Whether the node serves `key`.
+    func contains(_ key: DiscoveryKey) -> Bool { position(of: key) != nil }
+
+    /// Reads a space in place. Outside a mutating method the subscript's
+    /// read copies the value it yields; this does not.
+    func read<R>(_ key: DiscoveryKey, _ body: (borrowing SpaceState) -> R) -> R? {
+        guard let i = position(of: key) else { return nil }
+        switch entries[i].state {
+        case .some(let state): return body(state)
+        case .none: return nil
+        }
+    }
+
+    var keys: [DiscoveryKey] { entries.map(\.key) }
+
+    var isEmpty: Bool { entries.isEmpty }
+
+    mutating func removeValue(forKey key: DiscoveryKey) -> SpaceState? {
+        guard let i = position(of: key) else { return nil }
+        return entries.remove(at: i).state
     }
 }

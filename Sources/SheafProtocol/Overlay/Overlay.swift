@@ -81,6 +81,9 @@ public struct Overlay: Sendable {
         case .shuffleReply(let peers):
             integrate(peers.prefix(config.shuffleSampleLimit), preferredVictims: lastShuffleSample, rng: &rng)
             lastShuffleSample = []
+            // New names: a short active view asks them now, not next tick
+            // (before releasing the sender, which may be among them).
+            fillActiveView(rng: &rng)
             releaseIfUnheld(peer)
         }
         return takeOutbox()
@@ -97,13 +100,15 @@ public struct Overlay: Sendable {
         return takeOutbox()
     }
 
-    /// Periodic, every `config.shuffleInterval`: give up on unanswered
-    /// requests, refill a short active view, and start a shuffle.
-    public mutating func tick(rng: inout some RandomNumberGenerator) -> [OverlayOutput] {
+    /// Periodic (the driver's tick): give up on unanswered requests, refill
+    /// a short active view, and, when `shuffle` (every
+    /// `config.shuffleInterval`) or while the passive view is short of one
+    /// shuffle sample, start a shuffle.
+    public mutating func tick(shuffle: Bool = true, rng: inout some RandomNumberGenerator) -> [OverlayOutput] {
         guard !hasLeft else { return [] }
         for peer in requests.tick(timeout: config.requestTimeoutTicks) { releaseIfUnheld(peer) }
         fillActiveView(rng: &rng)
-        startShuffle(rng: &rng)
+        if shuffle || passiveView.peers.count < config.shuffleSampleLimit { startShuffle(rng: &rng) }
         return takeOutbox()
     }
 
@@ -137,6 +142,20 @@ public struct Overlay: Sendable {
         for neighbor in active where neighbor != joiner {
             emit(.send(neighbor, .forwardJoin(joiner: joiner, ttl: config.activeWalkLength)))
         }
+        // The joiner knows no one else: hand it a sample of both views, so
+        // it can fill its own active view (and replace us) without waiting
+        // for walks and shuffles. When many nodes join at once the walks end
+        // at once too, and without this their passive views stay empty.
+        let sample = sample(excluding: joiner, count: config.shuffleSampleLimit, rng: &rng)
+        if !sample.isEmpty { emit(.send(joiner, .shuffleReply(peers: sample))) }
+    }
+
+    /// Up to `count` known peers other than `peer`: passive ones first,
+    /// then neighbours.
+    private func sample(excluding peer: PeerAddress, count: Int, rng: inout some RandomNumberGenerator) -> [PeerAddress] {
+        let passive = passiveView.peers.filter { $0 != peer }.shuffled(using: &rng).prefix(count)
+        let neighbours = active.filter { $0 != peer }.shuffled(using: &rng).prefix(count - passive.count)
+        return Array(passive + neighbours)
     }
 
     private mutating func forwardJoin(
@@ -260,7 +279,9 @@ public struct Overlay: Sendable {
             emit(.send(next, .shuffle(origin: origin, ttl: ttl - 1, peers: Array(received.dropFirst()))))
             return
         }
-        let reply = Array(passiveView.peers.filter { $0 != origin }.shuffled(using: &rng).prefix(received.count))
+        // A short passive view is padded with neighbours: an empty reply
+        // teaches the origin nothing.
+        let reply = sample(excluding: origin, count: received.count, rng: &rng)
         emit(.send(origin, .shuffleReply(peers: reply)))
         releaseIfUnheld(origin)
         integrate(received[...], preferredVictims: reply, rng: &rng)

@@ -17,7 +17,9 @@ public struct OverlayConfig: Hashable, Sendable {
     public var shufflePassive: Int
     /// Hops a shuffle walks before its last receiver answers.
     public var shuffleWalkLength: UInt8
-    /// How often the driver calls `Overlay.tick`.
+    /// How often a tick starts a shuffle (more often while the passive view
+    /// is short). Shuffles cost a connection each (the walk's last node
+    /// answers the origin directly), so they stay rare.
     public var shuffleInterval: Duration
     /// Ticks a neighbour request may stay unanswered before it counts as
     /// rejected, so a silent peer cannot hold a slot of the active view.

@@ -6,6 +6,10 @@ import SheafSnapshots
 /// (they name the leaves), then the leaves. A chunk that times out, is
 /// missing or fails its checks is asked of another neighbour.
 ///
+/// A neighbour asked with `snapshot.requestSnapshot` streams every chunk
+/// unasked; while its stream makes progress, every chunk counts as asked of
+/// it, and only chunks it failed are asked of others.
+///
 /// Chunks are kept in memory until the snapshot is complete; a W1 snapshot
 /// of a million entries is about 5 MB compressed.
 struct ChunkDownload {
@@ -33,6 +37,11 @@ struct ChunkDownload {
     private(set) var chunks: [Hash: DownloadedChunk] = [:]
     private var leavesQueued: UInt64 = 0
     private(set) var bytesDone: UInt64 = 0
+    /// The neighbour streaming this snapshot, when its last chunk came, and
+    /// how long it may then stay silent.
+    private(set) var streamer: PublicKey?
+    private var streamProgress = NodeTime.zero
+    private var streamTimeout = Duration.zero
 
     init(manifest: SnapshotManifest, sources: [PublicKey]) {
         self.manifest = manifest
@@ -51,8 +60,18 @@ struct ChunkDownload {
         sources.sort()
     }
 
+    /// `peer` streams every chunk (`snapshot.requestSnapshot`), from `now`
+    /// on; if it stays silent for `timeout`, its chunks are asked of others.
+    mutating func stream(from peer: PublicKey, now: NodeTime, timeout: Duration) {
+        addSource(peer)
+        streamer = peer
+        streamProgress = now
+        streamTimeout = timeout
+    }
+
     /// Forgets a neighbour; what it was asked goes back to the queue.
     mutating func removeSource(_ peer: PublicKey) {
+        if streamer == peer { streamer = nil }
         sources.removeAll { $0 == peer }
         for (id, item) in requested where item.peer == peer { requeue(id) }
         inFlight[peer] = nil
@@ -66,6 +85,12 @@ struct ChunkDownload {
         while queueHead < queue.count {
             let ref = queue[queueHead]
             let failed = failedAt[ref.id] ?? []
+            if let streamer, !failed.contains(streamer) {
+                // On its way in the stream: nothing to send.
+                queueHead += 1
+                requested[ref.id] = (ref, streamer, NodeTime(nanoseconds: .max))
+                continue
+            }
             let open = sources.filter { !failed.contains($0) && (inFlight[$0] ?? 0) < window }
             guard let peer = open.min(by: { (inFlight[$0] ?? 0, $0) < (inFlight[$1] ?? 0, $1) }) else {
                 // No one free may serve this chunk now; if no one ever can, forget who failed.
@@ -85,8 +110,9 @@ struct ChunkDownload {
     }
 
     /// A chunk arrived: verify it; an index chunk queues the leaves it names.
-    mutating func received(_ id: Hash, compressed: [UInt8], from peer: PublicKey) -> Outcome {
+    mutating func received(_ id: Hash, compressed: [UInt8], from peer: PublicKey, now: NodeTime) -> Outcome {
         guard let item = requested[id], item.peer == peer else { return .unexpected }
+        if peer == streamer { streamProgress = max(streamProgress, now) }
         release(id)
         let outcome = take(item.ref, compressed)
         if case .rejected = outcome {
@@ -142,6 +168,15 @@ struct ChunkDownload {
     /// that let them expire.
     mutating func expire(now: NodeTime) -> [PublicKey] {
         var late: Set<PublicKey> = []
+        // A stream silent for too long ends: what it still owes is asked of others.
+        if let streamer, streamProgress + streamTimeout <= now {
+            self.streamer = nil
+            for (id, item) in requested where item.peer == streamer {
+                late.insert(streamer)
+                failedAt[id, default: []].insert(streamer)
+                requeue(id)
+            }
+        }
         for (id, item) in requested where item.deadline <= now {
             late.insert(item.peer)
             failedAt[id, default: []].insert(item.peer)
@@ -161,6 +196,7 @@ struct ChunkDownload {
 
     private mutating func release(_ id: Hash) {
         guard let item = requested.removeValue(forKey: id) else { return }
+        guard item.deadline != NodeTime(nanoseconds: .max) else { return }
         let count = (inFlight[item.peer] ?? 1) - 1
         inFlight[item.peer] = count > 0 ? count : nil
     }

@@ -17,6 +17,8 @@ struct RangePlanner {
     private(set) var peerFrontiers: [PublicKey: Frontier] = [:]
     private(set) var outstanding: [PublicKey: Outstanding] = [:]
     private var inFlight: [PublicKey: Int] = [:]
+    /// Entries asked of each peer and not yet answered.
+    private var entriesInFlight: [PublicKey: UInt64] = [:]
     /// Per peer and feed: the peer said it cannot serve up to this seq.
     private var cannotServe: [PublicKey: [PublicKey: UInt64]] = [:]
     private var generation: UInt64 = 0
@@ -31,26 +33,39 @@ struct RangePlanner {
     }
 
     /// The request for `feed` went unanswered: ask someone else first.
-    mutating func timedOut(_ feed: PublicKey) -> Outstanding? {
+    /// `repeated`: the peer had already let this feed's request lapse
+    /// (it was asked again for want of anyone else).
+    mutating func timedOut(_ feed: PublicKey) -> (item: Outstanding, repeated: Bool)? {
         guard let item = finish(feed) else { return nil }
-        timedOut[item.peer, default: []].insert(feed)
-        return item
+        let repeated = !timedOut[item.peer, default: []].insert(feed).inserted
+        return (item, repeated)
     }
 
     /// Picks the next requests: for every allowed feed some neighbour holds
     /// beyond our tip, ask the least-busy such neighbour for the next range.
-    mutating func plan(stored: Frontier, allowed: (PublicKey) -> Bool, maxEntries: Int, window: Int) -> [Outstanding] {
+    /// A neighbour has at most `window` requests, and (past its first)
+    /// `entryWindow` entries, in flight: many small ranges go out at once,
+    /// while large ones do not queue on its link past their timeouts.
+    mutating func plan(stored: Frontier, allowed: (PublicKey) -> Bool, maxEntries: Int, window: Int,
+                       entryWindow: Int = .max) -> [Outstanding] {
         var feeds = Set<PublicKey>()
         for frontier in peerFrontiers.values { feeds.formUnion(frontier.heads.keys) }
         var planned: [Outstanding] = []
         for feed in feeds.sorted() where outstanding[feed] == nil && allowed(feed) {
             let ours = stored.seq(of: feed)
-            let candidates = peerFrontiers.compactMap { peer, frontier -> (PublicKey, UInt64)? in
+            let holders = peerFrontiers.compactMap { peer, frontier -> (PublicKey, UInt64)? in
                 let theirs = frontier.seq(of: feed)
-                guard theirs > ours, (inFlight[peer] ?? 0) < window, (cannotServe[peer]?[feed] ?? 0) <= ours,
-                      timedOut[peer]?.contains(feed) != true else { return nil }
+                guard theirs > ours, (inFlight[peer] ?? 0) < window, (cannotServe[peer]?[feed] ?? 0) <= ours else { return nil }
+                let asked = entriesInFlight[peer] ?? 0
+                let count = min(theirs - ours, UInt64(max(1, maxEntries)))
+                guard asked == 0 || asked + count <= UInt64(max(1, entryWindow)) else { return nil }
                 return (peer, theirs)
             }
+            // A peer that let this request lapse is asked again only when no
+            // one else can serve it: on a lossy link with one neighbour, the
+            // retry must not wait for its next frontier.
+            let fresh = holders.filter { timedOut[$0.0]?.contains(feed) != true }
+            let candidates = fresh.isEmpty ? holders : fresh
             guard let best = candidates.min(by: { a, b in
                 let (x, y) = (inFlight[a.0] ?? 0, inFlight[b.0] ?? 0)
                 return x != y ? x < y : (a.1 != b.1 ? a.1 > b.1 : a.0 < b.0)
@@ -60,6 +75,7 @@ struct RangePlanner {
             let item = Outstanding(peer: best.0, request: request, generation: generation)
             outstanding[feed] = item
             inFlight[best.0, default: 0] += 1
+            entriesInFlight[best.0, default: 0] += request.through - request.after
             planned.append(item)
         }
         return planned
@@ -71,6 +87,8 @@ struct RangePlanner {
         guard let item = outstanding.removeValue(forKey: feed) else { return nil }
         let count = (inFlight[item.peer] ?? 1) - 1
         inFlight[item.peer] = count > 0 ? count : nil
+        let entries = (entriesInFlight[item.peer] ?? 0) - min(entriesInFlight[item.peer] ?? 0, item.request.through - item.request.after)
+        entriesInFlight[item.peer] = entries > 0 ? entries : nil
         return item
     }
 

@@ -210,6 +210,10 @@ public enum SnapshotMessage: Hashable, Sendable {
     case chunkMissing(Hash)
     /// Encoded `Attestation`s of a state root.
     case attestations([[UInt8]])
+    /// What a joiner asks its first contact: `requestOffers`, and also
+    /// stream the newest snapshot offered (after its manifest, every chunk,
+    /// index chunks first, without waiting to be asked for them).
+    case requestSnapshot
 }
 
 /// A snapshot a node can serve, summarised so a newcomer can choose among

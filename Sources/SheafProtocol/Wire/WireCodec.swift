@@ -319,6 +319,8 @@ extension SnapshotMessage: CanonicalEncodable {
             writer.writeTag(WireTag.Snapshot.attestations)
             writer.writeVarint(UInt64(attestations.count))
             for attestation in attestations { writer.writeLengthPrefixed(attestation) }
+        case .requestSnapshot:
+            writer.writeTag(WireTag.Snapshot.requestSnapshot)
         }
     }
 }

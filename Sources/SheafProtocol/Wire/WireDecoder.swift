@@ -177,6 +177,8 @@ struct WireDecoder {
             attestations.reserveCapacity(count)
             for _ in 0..<count { attestations.append(try bytes("attestation", limit: limits.maxAttestationBytes)) }
             return .attestations(attestations)
+        case .requestSnapshot:
+            return .requestSnapshot
         }
     }
 

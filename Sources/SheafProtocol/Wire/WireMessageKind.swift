@@ -25,6 +25,7 @@ public enum WireMessageKind: String, Hashable, Sendable, CaseIterable, CustomStr
     case chunk = "snapshot.chunk"
     case chunkMissing = "snapshot.chunkMissing"
     case attestations = "snapshot.attestations"
+    case requestSnapshot = "snapshot.requestSnapshot"
     case fork = "evidence.fork"
     case snapshotFraud = "evidence.snapshotFraud"
 
@@ -81,6 +82,7 @@ extension SpaceMessage {
             case .requestChunks: .requestChunks
             case .chunk: .chunk
             case .chunkMissing: .chunkMissing
+            case .requestSnapshot: .requestSnapshot
             case .attestations: .attestations
             }
         case .evidence(let message):

@@ -27,7 +27,7 @@ enum WireTag {
     }
 
     enum Snapshot: UInt8 {
-        case requestOffers = 1, offers, requestManifest, manifest, requestChunks, chunk, chunkMissing, attestations
+        case requestOffers = 1, offers, requestManifest, manifest, requestChunks, chunk, chunkMissing, attestations, requestSnapshot
     }
 
     enum Evidence: UInt8 {
