@@ -35,8 +35,16 @@ func reportingErrors(_ body: () async throws(ControlError) -> Void) async throws
     do {
         try await body()
     } catch {
-        Terminal.err("error: \(error.message)")
-        if let hint = error.hint { Terminal.err("hint: \(hint)") }
-        throw ExitCode(1)
+        throw CommandFailure.report(error.message, hint: error.hint)
+    }
+}
+
+/// How every `peer` command fails: what went wrong and what to do, on
+/// stderr, and exit status 1.
+public enum CommandFailure {
+    public static func report(_ message: String, hint: String? = nil) -> ExitCode {
+        Terminal.err("error: \(message)")
+        if let hint { Terminal.err("hint: \(hint)") }
+        return ExitCode(1)
     }
 }

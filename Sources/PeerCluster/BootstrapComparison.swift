@@ -105,10 +105,13 @@ public struct BootstrapComparison: Sendable {
             + "\(target.newestSnapshot.map { "\($0.entries) entries, \(Format.bytes($0.compressedBytes))" } ?? "none")")
         let contacts = nodes.map(\.listen)
 
+        let joiner = JoinRun(executable: options.executable, workDirectory: options.workDirectory, logLevel: options.logLevel)
         say("Starting a fresh node that joins by snapshot…")
-        let bySnapshot = try await join(space: space, trust: "member", name: "joiner-snapshot", contacts: contacts, target: target)
+        let bySnapshot = try await joiner.run(name: "joiner-snapshot", space: space, trust: "member", contacts: contacts, target: target,
+                                              until: .rootVerified, say: say, status: status)
         say("Starting a fresh node that joins by replaying every feed…")
-        let byReplay = try await join(space: space, trust: "replay", name: "joiner-replay", contacts: contacts, target: target)
+        let byReplay = try await joiner.run(name: "joiner-replay", space: space, trust: "replay", contacts: contacts, target: target,
+                                            until: .rootVerified, say: say, status: status)
         return Result(entries: options.entries, snapshot: bySnapshot, replay: byReplay, stateRoot: target.stateRoot,
                       snapshotCompressedBytes: target.newestSnapshot?.compressedBytes ?? 0, seedPeakResidentMB: nodes[0].peakResidentMB)
     }
@@ -132,7 +135,7 @@ public struct BootstrapComparison: Sendable {
             _ = try await creator.admit(try await control.status().node, to: space)
         }
         for node in nodes {
-            try await waitUntil("\(node.name) may write") {
+            try await poll(until: "\(node.name) may write") {
                 let status = try await node.control().space(space)
                 return status.writer && status.ready
             }
@@ -147,7 +150,7 @@ public struct BootstrapComparison: Sendable {
         // its own history) and attests the ones that hold: let the audits run
         // (each node has attested one) so the joiners meet a settled cluster.
         do {
-            try await waitUntil("the nodes attest each other's snapshots", timeout: .seconds(60)) {
+            try await poll(until: "the nodes attest each other's snapshots", timeout: .seconds(60)) {
                 for node in nodes {
                     guard let newest = try await node.control().space(space).newestSnapshot, newest.attestations >= min(1, nodes.count - 1) else { return false }
                 }
@@ -192,16 +195,15 @@ public struct BootstrapComparison: Sendable {
         say("Wrote \(range.count) entries in \(String(format: "%.1f", seconds)) s (\(Int(Double(range.count) / max(seconds, 0.001))) entries/s)")
     }
 
-    /// Entry `n` of the workload: deterministic, W1's shape.
+    /// Entry `n` of the workload: deterministic, W1's shape (see `SheafWorkloads.W1`).
     static func put(_ n: Int) -> PutBatchRequest.Put {
         var rng = SplitMix64(seed: UInt64(n) &* 0x9E37_79B9_7F4A_7C15 &+ 1)
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
-        let value = String(decoding: (0..<64).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }, as: UTF8.self)
-        return PutBatchRequest.Put(id: "obj-\(rng.next() % 10_000)", fields: ["f\(rng.next() % 8)": .string(value)])
+        let value = String(decoding: rng.alphanumeric(64), as: UTF8.self)
+        return PutBatchRequest.Put(id: "obj-\(rng.below(10_000))", fields: ["f\(rng.below(8))": .string(value)])
     }
 
     private func converge(_ space: String, _ nodes: [PeerProcess]) async throws {
-        try await waitUntil("the nodes converge", timeout: .seconds(600)) {
+        try await poll(until: "the nodes converge", timeout: .seconds(600)) {
             var roots = Set<String>()
             var entries = Set<UInt64>()
             for node in nodes {
@@ -212,67 +214,5 @@ public struct BootstrapComparison: Sendable {
             status("converging: entries per node \(entries.sorted())")
             return roots.count == 1 && entries.count == 1
         }
-    }
-
-    private func join(space: String, trust: String, name: String, contacts: [String], target: SpaceStatus) async throws -> Joined {
-        let node = try PeerProcess(name: name, executable: options.executable, data: DataDirectory(options.workDirectory + "/" + name),
-                                   join: contacts, extra: ["--snapshot-every", "0", "--snapshot-interval", "0"], logLevel: options.logLevel)
-        defer { Task { await node.stop() } }
-        let control = try await node.connect()
-        // Joining starts once the node has its sessions, as a user would join after the daemon is up.
-        try await waitUntil("\(name) connects") { try await control.status().neighbours.count >= contacts.count }
-        let before = try await control.status().bytesIn
-        let clock = ContinuousClock()
-        let start = clock.now
-        _ = try await control.joinSpace(JoinSpaceRequest(space: space, trust: trust))
-        var queryable: Double?
-        var last = clock.now
-        while true {
-            let status = try await control.space(space)
-            let elapsed = (clock.now - start).seconds
-            if queryable == nil, status.ready { queryable = elapsed }
-            if status.entries >= target.entries, !status.stateRoot.isEmpty {
-                guard status.stateRoot == target.stateRoot else {
-                    throw ControlError(.internal, "\(name) holds every entry but its state root differs", hint: "see \(node.data.path)/peer.log")
-                }
-                let bytes = try await control.status().bytesIn - before
-                let joined = Joined(queryableSeconds: queryable ?? elapsed, readySeconds: elapsed, bytesReceived: bytes,
-                                    stateRoot: status.stateRoot, peakResidentMB: node.peakResidentMB)
-                say("\(name): queryable after \(String(format: "%.2f", joined.queryableSeconds)) s, caught up after "
-                    + "\(String(format: "%.2f", elapsed)) s, received \(Format.bytes(bytes))")
-                await node.stop()
-                return joined
-            }
-            if clock.now - last > .milliseconds(100) {
-                self.status(ProgressLine.render(name: name, status: status, target: target.entries, elapsed: elapsed))
-                last = clock.now
-            }
-            guard elapsed < 1800 else { throw ControlError(.unavailable, "\(name) did not catch up in 30 minutes") }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
-
-    private func waitUntil(_ what: String, timeout: Duration = .seconds(120), _ condition: () async throws -> Bool) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw ControlError(.unavailable, "timed out waiting until \(what)")
-    }
-}
-
-/// One line of a joining node's progress.
-enum ProgressLine {
-    static func render(name: String, status: SpaceStatus, target: UInt64, elapsed: Double) -> String {
-        let phase = status.bootstrap?.phase.rawValue ?? (status.ready ? "catching_up" : "discovering")
-        var line = "\(name): \(phase) \(String(format: "%5.1f", elapsed)) s"
-        if let bootstrap = status.bootstrap, bootstrap.chunksTotal > 0, !status.ready {
-            line += "  chunks \(bootstrap.chunksDone)/\(bootstrap.chunksTotal)  \(Format.bytes(bootstrap.bytesDone)) of \(Format.bytes(bootstrap.bytesTotal))"
-        } else {
-            line += "  entries \(status.entries)/\(target)"
-        }
-        return line
     }
 }

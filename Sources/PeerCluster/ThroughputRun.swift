@@ -36,37 +36,16 @@ public struct ThroughputRun: Sendable {
         say("Seeding \(entries) entries of \(valueBytes)-byte values…")
         try await W1Seeder.seed(seedData, workload: workload, progress: status)
         let seed = try PeerProcess(name: "seed", executable: executable, data: seedData, logLevel: "warning")
-        var receiver: PeerProcess?
         do {
-            let seedControl = try await seed.connect()
-            let target = try await seedControl.space(workload.space.hex)
-            let node = try PeerProcess(name: "receiver", executable: executable, data: DataDirectory(workDirectory + "/receiver"),
-                                       join: [seed.listen], extra: ["--snapshot-every", "0", "--snapshot-interval", "0"],
-                                       logLevel: "warning")
-            receiver = node
-            let control = try await node.connect()
-            while try await control.status().neighbours.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
-            let before = try await control.status().bytesIn
-            let clock = ContinuousClock()
-            let start = clock.now
+            let target = try await seed.connect().space(workload.space.hex)
             say("Replicating to a fresh node…")
-            _ = try await control.joinSpace(JoinSpaceRequest(space: workload.space.hex, trust: "replay"))
-            var space = try await control.space(workload.space.hex)
-            while space.entries < target.entries {
-                status("replicating: \(space.entries) of \(target.entries) entries, \(String(format: "%.1f", (clock.now - start).seconds)) s")
-                try await Task.sleep(for: .milliseconds(10))
-                space = try await control.space(workload.space.hex)
-                guard (clock.now - start) < .seconds(1800) else { throw ControlError(.unavailable, "replication did not finish in 30 minutes") }
-            }
-            let seconds = (clock.now - start).seconds
-            let bytes = try await control.status().bytesIn - before
-            let result = Result(seconds: seconds, bytes: bytes, stateRootsEqual: space.stateRoot == target.stateRoot,
-                                receiverPeakResidentMB: node.peakResidentMB, entries: entries)
-            await node.stop()
+            let joiner = JoinRun(executable: executable, workDirectory: workDirectory, logLevel: "warning")
+            let joined = try await joiner.run(name: "receiver", space: workload.space.hex, trust: "replay", contacts: [seed.listen],
+                                              target: target, until: .entriesStored, say: say, status: status)
             await seed.stop()
-            return result
+            return Result(seconds: joined.readySeconds, bytes: joined.bytesReceived, stateRootsEqual: joined.stateRoot == target.stateRoot,
+                          receiverPeakResidentMB: joined.peakResidentMB, entries: entries)
         } catch {
-            await receiver?.stop(grace: .seconds(5))
             await seed.stop(grace: .seconds(5))
             throw error
         }

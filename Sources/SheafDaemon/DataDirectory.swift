@@ -92,17 +92,23 @@ public struct DaemonError: Error, CustomStringConvertible, Sendable {
 }
 
 extension DataDirectory {
+    /// Makes the directory of a space this node starts to hold, with its
+    /// record and, on the node that creates it, its genesis key. Refuses a
+    /// space that has a directory already.
+    func prepareSpace(_ space: PublicKey, record: SpaceRecord, genesis: KeyPair?) throws(DaemonError) {
+        guard !Directory.exists(spaceDirectory(space)) else { throw DaemonError("this node already holds space \(space.hex)") }
+        do { try Directory.create(spaceDirectory(space), durable: true) } catch {
+            throw DaemonError("cannot create \(spaceDirectory(space)): \(error)")
+        }
+        if let genesis { try writeSecret(genesis.seed, to: spaceKeyFile(space)) }
+        try record.write(spaceRecordFile(space))
+    }
+
     /// Makes this node the creator of a space whose genesis key is given,
     /// before the daemon starts: for seeding a node with existing history
     /// (benchmarks, imports). Returns the replica directory to fill.
     public func prepareCreatedSpace(genesis: KeyPair, trust: String = "member") throws(DaemonError) -> String {
-        let space = genesis.publicKey
-        guard !Directory.exists(spaceDirectory(space)) else { throw DaemonError("\(spaceDirectory(space)) exists already") }
-        do { try Directory.create(spaceDirectory(space), durable: true) } catch {
-            throw DaemonError("cannot create \(spaceDirectory(space)): \(error)")
-        }
-        try writeSecret(genesis.seed, to: spaceKeyFile(space))
-        try SpaceRecord(trust: trust, created: true).write(spaceRecordFile(space))
-        return spaceDirectory(space)
+        try prepareSpace(genesis.publicKey, record: SpaceRecord(trust: trust, created: true), genesis: genesis)
+        return spaceDirectory(genesis.publicKey)
     }
 }

@@ -17,7 +17,7 @@ extension PeerRuntime: PeerControl {
                             bytesIn: $0.bytesIn, bytesOut: $0.bytesOut)
         }
         return NodeStatus(node: identity.publicKey.hex, listen: listenAddress, version: Self.version,
-                          uptimeSeconds: (clock.now - started).seconds, bytesIn: bytesIn, bytesOut: bytesOut, neighbours: neighbours, spaces: try await spaces())
+                          uptimeSeconds: (clock.now - started).seconds, bytesIn: host.stats.bytesReceived, bytesOut: host.stats.bytesSent, neighbours: neighbours, spaces: try await spaces())
     }
 
     public func spaces() async throws(ControlError) -> [SpaceStatus] {
@@ -36,7 +36,7 @@ extension PeerRuntime: PeerControl {
     }
 
     public func joinSpace(_ request: JoinSpaceRequest) async throws(ControlError) -> SpaceStatus {
-        let space = try Self.spaceKey(request.space)
+        let space = try Self.key(request.space, as: "space")
         guard let trust = TrustPolicy(request.trust ?? "member") else {
             throw ControlError(.badRequest, "unknown trust policy \"\(request.trust ?? "")\"", hint: "use member, quorum:K or replay")
         }
@@ -57,22 +57,16 @@ extension PeerRuntime: PeerControl {
 
     public func admit(_ writer: String, to space: String) async throws(ControlError) -> WriteResult {
         let (key, entry) = try entry(space)
-        guard let writerKey = PublicKey(hex: writer) else {
-            throw ControlError(.badRequest, "writer \"\(writer)\" is not a key (64 hex digits)", hint: "the joining node's key is in its `peer status`")
-        }
+        let writerKey = try Self.key(writer, as: "writer")
         guard entry.record.created else {
             throw ControlError(.forbidden, "only the node that created the space admits writers", hint: "run this on the space's creator")
         }
-        return try await controlled { () async throws(DaemonError) in
-            try await exclusive { () async throws(DaemonError) in
-                host.now = now
-                do { try await host.admit(writerKey, in: key) } catch { throw DaemonError("cannot admit \(writer): \(error)") }
-                flush()
-                metrics.entriesAppended(1)
-                return WriteResult(space: entry.replica.space.hex, feed: entry.replica.feed.hex,
-                                   seq: (try? await entry.replica.frontier().seq(of: entry.replica.feed)) ?? 0, entries: 1)
+        let seq = try await controlled { () async throws(DaemonError) in
+            try await withHost { () async throws(DaemonError) in
+                do { return try await host.admit(writerKey, in: key) } catch { throw DaemonError("cannot admit \(writer): \(error)") }
             }
         }
+        return WriteResult(space: entry.replica.space.hex, feed: entry.replica.feed.hex, seq: seq, entries: 1)
     }
 
     // MARK: Objects
@@ -149,17 +143,17 @@ extension PeerRuntime: PeerControl {
     public func snapshotNow(in space: String) async throws(ControlError) -> SnapshotInfo {
         let (key, entry) = try entry(space)
         let summary = try await controlled { () async throws(DaemonError) in
-            try await exclusive { () async throws(DaemonError) in
-                host.now = now
-                defer { flush() }
+            try await withHost { () async throws(DaemonError) in
                 do { return try await host.snapshotNow(in: key) } catch { throw DaemonError("cannot take a snapshot: \(error)") }
             }
         }
-        metrics.snapshotMade()
         return Self.info(summary.manifest, attestations: entry.replica.attestations(of: summary.manifest.stateRoot).count)
     }
 
-    public func metricsText() async -> String { metrics.render() }
+    public func metricsText() async -> String {
+        updateMetrics()
+        return metrics.render()
+    }
 
     // MARK: Helpers
 
@@ -174,13 +168,10 @@ extension PeerRuntime: PeerControl {
                                hint: "on the space's creator run `peer space admit \(entry.replica.space.hex) \(entry.replica.feed.hex)`")
         }
         let seq = try await controlled { () async throws(DaemonError) in
-            try await exclusive { () async throws(DaemonError) in
-                host.now = now
-                defer { flush() }
+            try await withHost { () async throws(DaemonError) in
                 do { return try await host.append(ops.map(\.encoded), in: key) } catch { throw DaemonError("cannot write: \(error)") }
             }
         }
-        metrics.entriesAppended(ops.count)
         return WriteResult(space: entry.replica.space.hex, feed: entry.replica.feed.hex, seq: seq, entries: ops.count)
     }
 
@@ -215,16 +206,17 @@ extension PeerRuntime: PeerControl {
     }
 
     private func entry(_ space: String) throws(ControlError) -> (key: DiscoveryKey, entry: SpaceEntry) {
-        let key = DiscoveryKey(space: try Self.spaceKey(space))
+        let key = DiscoveryKey(space: try Self.key(space, as: "space"))
         guard let entry = spaces[key] else {
             throw ControlError(.notFound, "this node holds no space \(space)", hint: "create one with `peer space create` or join with `peer space join`")
         }
         return (key, entry)
     }
 
-    static func spaceKey(_ text: String) throws(ControlError) -> PublicKey {
-        guard let key = PublicKey(hex: text) else {
-            throw ControlError(.badRequest, "\"\(text)\" is not a space key (64 hex digits)", hint: "`peer space list` shows the keys")
+    /// A space or writer key from a request, checked as the HTTP routes check it.
+    static func key(_ text: String, as what: String) throws(ControlError) -> PublicKey {
+        guard let key = PublicKey(hex: try ControlKeys.validate(text, as: what)) else {
+            throw ControlError(.badRequest, "\(what) \"\(text.prefix(80))\" is not a key (64 hex digits)")
         }
         return key
     }

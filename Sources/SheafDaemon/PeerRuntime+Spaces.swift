@@ -21,14 +21,15 @@ extension PeerRuntime {
         return Directory.exists(file) ? try data.readKeyPair(file) : identity
     }
 
-    /// Opens a replica and starts serving it. Call inside `exclusive`.
+    /// Opens a replica and starts serving it. Call inside `withHost`.
     func serve(_ space: PublicKey, record: SpaceRecord, contacts extra: [PeerAddress], joining: Bool) async throws(DaemonError) {
         let key = DiscoveryKey(space: space)
+        let writer = try writerKey(for: space)
         let replica: Replica<ObjectStore>
         do {
-            replica = try await Replica<ObjectStore>.open(directory: data.spaceDirectory(space), space: space, identity: try writerKey(for: space),
+            replica = try await Replica<ObjectStore>.open(directory: data.spaceDirectory(space), space: space, identity: writer,
                                                           options: replicaOptions, logger: logger)
-        } catch let error as DaemonError { throw error } catch {
+        } catch {
             throw DaemonError("cannot open space \(space.hex): \(error)")
         }
         let startup = await replica.startup
@@ -36,13 +37,11 @@ extension PeerRuntime {
         var entry = SpaceEntry(record: record, replica: replica)
         if joining { entry.bootstrap = BootstrapTracker(startedAt: now) }
         spaces[key] = entry
-        host.now = now
         do { try await host.open(replica, trust: record.trustPolicy, contacts: extra + record.contacts) } catch {
             spaces[key] = nil
             await replica.close()
             throw DaemonError("cannot serve space \(space.hex): \(error)")
         }
-        flush()
     }
 
     /// Reopens a space found in the data directory at start.
@@ -51,7 +50,7 @@ extension PeerRuntime {
         let record = Directory.exists(file)
             ? try SpaceRecord.read(file)
             : SpaceRecord(trust: "member", created: Directory.exists(data.spaceKeyFile(space)))
-        try await exclusive { () async throws(DaemonError) in
+        try await withHost { () async throws(DaemonError) in
             try await serve(space, record: record, contacts: [], joining: false)
         }
     }
@@ -64,13 +63,9 @@ extension PeerRuntime {
     func createLocalSpace() async throws(DaemonError) -> PublicKey {
         let genesis = KeyPair()
         let space = genesis.publicKey
-        do { try Directory.create(data.spaceDirectory(space), durable: true) } catch {
-            throw DaemonError("cannot create \(data.spaceDirectory(space)): \(error)")
-        }
-        try data.writeSecret(genesis.seed, to: data.spaceKeyFile(space))
         let record = SpaceRecord(trust: TrustPolicy.member.apiName, created: true)
-        try record.write(data.spaceRecordFile(space))
-        try await exclusive { () async throws(DaemonError) in
+        try data.prepareSpace(space, record: record, genesis: genesis)
+        try await withHost { () async throws(DaemonError) in
             try await serve(space, record: record, contacts: sessionContacts, joining: false)
         }
         logger.notice("created space", metadata: ["space": "\(space.hex)"])
@@ -78,19 +73,14 @@ extension PeerRuntime {
     }
 
     func startJoining(_ space: PublicKey, trust: TrustPolicy, contacts: [String]) async throws(DaemonError) {
-        guard spaces[DiscoveryKey(space: space)] == nil, !Directory.exists(data.spaceDirectory(space)) else {
-            throw DaemonError("this node already holds space \(space.hex)")
-        }
-        do { try Directory.create(data.spaceDirectory(space), durable: true) } catch {
-            throw DaemonError("cannot create \(data.spaceDirectory(space)): \(error)")
-        }
+        guard spaces[DiscoveryKey(space: space)] == nil else { throw DaemonError("this node already holds space \(space.hex)") }
         let record = SpaceRecord(trust: trust.apiName, created: false)
-        try record.write(data.spaceRecordFile(space))
+        try data.prepareSpace(space, record: record, genesis: nil)
         for address in contacts {
             joinAddresses.insert(address)
             transport?.connect(to: address, persistent: false)
         }
-        try await exclusive { () async throws(DaemonError) in
+        try await withHost { () async throws(DaemonError) in
             try await serve(space, record: record, contacts: sessionContacts, joining: true)
         }
         logger.notice("joining space", metadata: ["space": "\(space.hex)", "trust": "\(trust)"])
@@ -99,9 +89,8 @@ extension PeerRuntime {
     func removeSpace(_ space: PublicKey) async throws(DaemonError) {
         let key = DiscoveryKey(space: space)
         guard let entry = spaces[key] else { throw DaemonError("this node holds no space \(space.hex)") }
-        try await exclusive { () async throws(DaemonError) in
+        try await withHost { () async throws(DaemonError) in
             await host.close(key)
-            flush()
             spaces[key] = nil
             do { try await entry.replica.drop() } catch { throw DaemonError("cannot remove space \(space.hex): \(error)") }
         }

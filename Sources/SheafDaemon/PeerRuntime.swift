@@ -43,8 +43,6 @@ public actor PeerRuntime: TransportDelegate {
     var busy = false
     var waiters: [CheckedContinuation<Void, Never>] = []
     var stopping = false
-    var bytesIn: UInt64 = 0
-    var bytesOut: UInt64 = 0
     /// The host's counters when the metrics last took them.
     var countedStats = HostStats()
 
@@ -90,11 +88,7 @@ public actor PeerRuntime: TransportDelegate {
         // With port 0 the real port is known only now: that is what peers are told.
         if config.advertise == nil, listen.port == 0 { host.setListenEndpoint(listenAddress) }
         logger.info("listening", metadata: ["address": "\(listenAddress)", "node": "\(identity.publicKey.hex)"])
-        await exclusive {
-            host.now = now
-            host.start()
-            flush()
-        }
+        await withHost { host.start() }
         for space in try data.storedSpaces() {
             do { try await openStored(space) } catch {
                 logger.error("cannot open space", metadata: ["space": "\(space.hex)", "error": "\(error)"])
@@ -119,7 +113,8 @@ public actor PeerRuntime: TransportDelegate {
         housekeeping?.cancel()
         for (_, entry) in timers { entry.task.cancel() }
         timers = [:]
-        await exclusive {
+        // Closing sends the overlay's leave messages; the transport flushes them below.
+        await withHost {
             for key in spaces.keys.sorted() {
                 guard var entry = spaces[key] else { continue }
                 entry.record.remember(host.core.knownPeers(of: key))
@@ -146,14 +141,20 @@ public actor PeerRuntime: TransportDelegate {
         return try await body()
     }
 
+    /// Runs `body` with the host to itself at the current time, then
+    /// carries out the network effects it left.
+    func withHost<T, E: Error>(_ body: () async throws(E) -> T) async throws(E) -> T {
+        try await exclusive { () async throws(E) -> T in
+            host.now = now
+            defer { flush() }
+            return try await body()
+        }
+    }
+
     /// Feeds one input to the host and carries out its network effects.
     func feed(_ input: NodeInput) async {
         guard !stopping else { return }
-        await exclusive {
-            host.now = now
-            await host.handle(input)
-            flush()
-        }
+        await withHost { await host.handle(input) }
     }
 
     /// Carries out what the host left for the network. Call inside `exclusive`.
@@ -161,9 +162,6 @@ public actor PeerRuntime: TransportDelegate {
         for output in host.takeOutbox() {
             switch output {
             case .send(let peer, let frame):
-                bytesOut += UInt64(frame.count)
-                metrics.framesOut()
-                metrics.bytesOut(frame.count)
                 transport?.send(frame, to: peer)
             case .connect(let address):
                 guard !address.endpoint.isEmpty else {
@@ -202,18 +200,22 @@ public actor PeerRuntime: TransportDelegate {
         await feed(.timerFired(entry.timer))
     }
 
-    /// Once a second: offer snapshots the replicas took by policy, update gauges, save peers now and then.
+    /// Once a second: offer snapshots the replicas took by policy, follow
+    /// bootstraps, bring the metrics up to date.
     private func tick() async {
         guard !stopping else { return }
-        await exclusive {
-            host.now = now
+        await withHost {
             for key in spaces.keys.sorted() { await host.refreshSnapshots(in: key) }
-            flush()
-            metrics.record(host.stats, since: countedStats)
-            countedStats = host.stats
         }
         for key in spaces.keys.sorted() { spaces[key]?.bootstrap?.update(stored: host.core.storedFrontier(of: key)?.entryCount ?? 0,
                                                                          known: host.core.knownEntries(of: key), at: now) }
+        updateMetrics()
+    }
+
+    /// Takes the host's counters since the last call into the metrics.
+    func updateMetrics() {
+        metrics.record(host.stats, since: countedStats)
+        countedStats = host.stats
         metrics.connections(host.core.connectedPeers.count)
         metrics.neighbours(spaces.keys.reduce(0) { $0 + host.core.neighbours(of: $1).count })
     }
@@ -242,9 +244,6 @@ public actor PeerRuntime: TransportDelegate {
     }
 
     public func transportReceived(frame: [UInt8], from peer: PublicKey) async {
-        bytesIn += UInt64(frame.count)
-        metrics.framesIn()
-        metrics.bytesIn(frame.count)
         await feed(.received(from: peer, frame: frame))
     }
 }

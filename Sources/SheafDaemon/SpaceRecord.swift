@@ -18,7 +18,9 @@ struct SpaceRecord: Codable, Sendable, Equatable {
 
     static let maxPeers = 32
 
-    var trustPolicy: TrustPolicy { TrustPolicy(trust) ?? .member }
+    /// `read` refuses a record whose policy does not parse, so the fallback
+    /// is never taken; were it, it trusts no snapshot rather than too many.
+    var trustPolicy: TrustPolicy { TrustPolicy(trust) ?? .replay }
 
     var contacts: [PeerAddress] {
         peers.compactMap { peer in PublicKey(hex: peer.node).map { PeerAddress(node: $0, endpoint: peer.endpoint) } }
@@ -31,12 +33,17 @@ struct SpaceRecord: Codable, Sendable, Equatable {
     }
 
     static func read(_ file: String) throws(DaemonError) -> SpaceRecord {
+        let record: SpaceRecord
         do {
             let bytes = try FileDescriptor.readWholeFile(file, limit: 1 << 20)
-            return try JSONDecoder().decode(SpaceRecord.self, from: Data(bytes))
+            record = try JSONDecoder().decode(SpaceRecord.self, from: Data(bytes))
         } catch {
             throw DaemonError("cannot read \(file): \(error)", hint: "the space's settings are damaged; drop and rejoin it")
         }
+        guard TrustPolicy(record.trust) != nil else {
+            throw DaemonError("\(file) names an unknown trust policy \"\(record.trust)\"", hint: "set \"trust\" to member, quorum:K or replay")
+        }
+        return record
     }
 
     func write(_ file: String) throws(DaemonError) {

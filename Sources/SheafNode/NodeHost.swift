@@ -13,11 +13,15 @@ public struct HostStats: Hashable, Sendable {
     public var bytesSent: UInt64 = 0
     public var framesReceived = 0
     public var bytesReceived: UInt64 = 0
+    /// Entries this node wrote to its own feeds (ops and admissions).
+    public var entriesAppended: UInt64 = 0
     public var entriesIngested: UInt64 = 0
     public var batchesIngested = 0
     public var ingestFailures = 0
     public var rangesServed = 0
     public var chunksServed = 0
+    /// Snapshots this node took (on request or by its replicas' policy).
+    public var snapshotsMade = 0
     public var snapshotsInstalled = 0
     public var audits = 0
 
@@ -90,16 +94,21 @@ public final class NodeHost<M: Model> {
     nonisolated(nonsending) public func append(_ ops: [[UInt8]], in key: DiscoveryKey) async throws -> UInt64 {
         guard let replica = replicas[key] else { throw ReplicaError(.closed) }
         let batch = try await replica.appendBatch(ops)
+        stats.entriesAppended += UInt64(batch.count)
         await handle(.appended(key, batch))
         return batch.head.seq
     }
 
-    /// Admits a writer (genesis writer only) and broadcasts the control entry.
-    nonisolated(nonsending) public func admit(_ writer: PublicKey, in key: DiscoveryKey) async throws {
+    /// Admits a writer (genesis writer only) and broadcasts the control
+    /// entry; returns its seq in the genesis feed.
+    @discardableResult
+    nonisolated(nonsending) public func admit(_ writer: PublicKey, in key: DiscoveryKey) async throws -> UInt64 {
         guard let replica = replicas[key] else { throw ReplicaError(.closed) }
         let batch = try await replica.admit(writer)
+        stats.entriesAppended += UInt64(batch.count)
         await handle(.appended(key, batch))
         if let input = await membersInput(in: key) { await handle(input) }
+        return batch.head.seq
     }
 
     /// Takes a snapshot now and offers it to peers.
@@ -282,7 +291,14 @@ public final class NodeHost<M: Model> {
     }
 
     private func localSnapshots(_ replica: Replica<M>) -> [LocalSnapshot] {
-        reportedSnapshots[DiscoveryKey(space: replica.space)] = replica.storedSnapshots.map(\.id)
-        return replica.storedSnapshots.map { LocalSnapshot(manifest: $0, attestations: replica.attestations(of: $0.stateRoot)) }
+        let key = DiscoveryKey(space: replica.space)
+        let manifests = replica.storedSnapshots
+        // Snapshots of its own that are new since the last report (not the
+        // ones found on disk when the space opened) were made here.
+        if let reported = reportedSnapshots[key].map(Set.init) {
+            stats.snapshotsMade += manifests.filter { $0.signer == replica.feed && !reported.contains($0.id) }.count
+        }
+        reportedSnapshots[key] = manifests.map(\.id)
+        return manifests.map { LocalSnapshot(manifest: $0, attestations: replica.attestations(of: $0.stateRoot)) }
     }
 }

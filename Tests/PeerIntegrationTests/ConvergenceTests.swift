@@ -33,6 +33,12 @@ struct DaemonConvergenceTests {
             let statuses = try await [a, b, c].asyncMap { try await $0.control().space(space) }
             return Set(statuses.map(\.stateRoot)).count == 1 && statuses.allSatisfy { $0.objects == 901 }
         }
+        // The creator's metrics count its own writes (300 + 1 puts, 2 admissions)
+        // and the others' entries it applied (301 each).
+        let metrics = await (try a.control()).metricsText()
+        #expect(metrics.contains("sheaf_entries_appended_total 303"))
+        let applied = metrics.split(separator: "\n").first { $0.hasPrefix("sheaf_entries_applied_total ") }
+        #expect((applied?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 602)
         // Every node answers queries for every node's writes.
         for node in [a, b, c] {
             #expect(try await node.control().get("n2-299", in: space).fields["v"] == .int(299))
