@@ -243,14 +243,15 @@ public final class NodeHost<M: Model> {
 
     nonisolated(nonsending) private func install(_ manifest: SnapshotManifest, chunks: [Hash: DownloadedChunk], in key: DiscoveryKey) async -> [NodeInput] {
         guard let replica = replicas[key] else { return [] }
+        let id = manifest.id
         do {
             try await replica.install(manifest, chunks: chunks.mapValues { ($0.rawSize, $0.compressed) })
             stats.snapshotsInstalled += 1
         } catch {
-            return [.installed(key, manifest: manifest.id, error: "\(error)")]
+            return [.installed(key, manifest: id, error: "\(error)")]
         }
         // The snapshot can now be offered, and its admissions make members.
-        var inputs: [NodeInput] = [.installed(key, manifest: manifest.id, error: nil), .snapshotsChanged(key, localSnapshots(replica))]
+        var inputs: [NodeInput] = [.installed(key, manifest: id, error: nil), .snapshotsChanged(key, localSnapshots(replica))]
         if let members = await membersInput(in: key) { inputs.append(members) }
         return inputs
     }

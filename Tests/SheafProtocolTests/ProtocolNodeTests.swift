@@ -68,6 +68,22 @@ import Testing
         #expect(frontier.charges(of: honest.identity).isEmpty)
     }
 
+    @Test func knownEntriesTakeTheFurthestClaimAndSaturate() throws {
+        let fake = FakePeer(seed: 715)
+        var (node, _) = nodeWithFakePeer(fake, holding: try batches(2))
+        _ = node.handle(fake.open(space), now: .zero)
+        #expect(node.knownEntries(of: discovery) == 6)
+        var claimed = Frontier()
+        claimed.advance(space, to: FeedAnchor(seq: 4, hash: testHash(1)))
+        claimed.advance(testKey(9), to: FeedAnchor(seq: 5, hash: testHash(2)))
+        _ = node.handle(fake.space(space, .sync(.frontier(claimed))), now: .zero)
+        #expect(node.knownEntries(of: discovery) == 6 + 5)
+        // Seqs no honest feed reaches add up past 2^64: saturated, not a trap.
+        claimed.advance(testKey(9), to: FeedAnchor(seq: .max, hash: testHash(3)))
+        _ = node.handle(fake.space(space, .sync(.frontier(claimed))), now: .seconds(1))
+        #expect(node.knownEntries(of: discovery) == .max)
+    }
+
     @Test func spaceTrafficBeforeTheChannelOpensIsUnsolicited() {
         let fake = FakePeer(seed: 713)
         var (node, _) = nodeWithFakePeer(fake)

@@ -93,9 +93,10 @@ public struct Broadcast<Peer: Hashable & Comparable & Sendable>: Sendable {
         announcements.drop(peer)
         var out: [Output] = []
         for id in missing.ids {
-            guard var item = missing[id], item.holders.contains(peer) else { continue }
+            guard var item = missing[id] else { continue }
+            // `awaiting` is always one of the announcers: read it before they go.
             let wasAwaited = item.awaiting == peer
-            item.remove(peer)
+            guard item.remove(peer) else { continue }
             missing[id] = item
             if wasAwaited {
                 graftNext(id, now: clock, into: &out)

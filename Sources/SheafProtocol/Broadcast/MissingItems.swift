@@ -42,11 +42,14 @@ struct MissingItem<Peer: Hashable & Sendable>: Sendable {
 
     var hasAnnouncersLeft: Bool { nextGraft < announcers.count }
 
-    mutating func remove(_ peer: Peer) {
-        guard let index = announcers.firstIndex(where: { $0.peer == peer }) else { return }
+    /// Forgets `peer` as an announcer; false if it was not one.
+    @discardableResult
+    mutating func remove(_ peer: Peer) -> Bool {
+        guard let index = announcers.firstIndex(where: { $0.peer == peer }) else { return false }
         announcers.remove(at: index)
         if index < nextGraft { nextGraft -= 1 }
         if awaiting == peer { awaiting = nil }
+        return true
     }
 }
 

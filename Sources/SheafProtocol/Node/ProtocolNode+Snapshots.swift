@@ -116,7 +116,7 @@ extension ProtocolNode {
         case .joining(var joining):
             for offer in offers where !joining.rejected.contains(offer.manifest) {
                 joining.offers[offer.manifest, default: (offer, [])].peers.insert(peer)
-                if joining.download?.manifest.id == offer.manifest { joining.download?.addSource(peer) }
+                if joining.download?.manifestID == offer.manifest { joining.download?.addSource(peer) }
             }
             // The manifest of the first (newest) offer follows the offers:
             // wait for it rather than ask. The streamer streams that one.
@@ -157,10 +157,11 @@ extension ProtocolNode {
             a.offer.entryCount != b.offer.entryCount ? a.offer.entryCount > b.offer.entryCount : a.offer.manifest < b.offer.manifest
         }
         guard let best = candidates.first else { return }
-        if let manifest = joining.manifests[best.offer.manifest] {
+        let id = best.offer.manifest
+        if let manifest = joining.manifests[id] {
             var download = ChunkDownload(manifest: manifest, sources: Array(best.peers))
             for (id, early) in joining.early.sorted(by: { $0.key < $1.key }) { _ = download.provide(id, compressed: early.compressed) }
-            if let streamer = joining.streamer, joining.streamedManifest == manifest.id, best.peers.contains(streamer) {
+            if let streamer = joining.streamer, joining.streamedManifest == id, best.peers.contains(streamer) {
                 download.stream(from: streamer, now: now, timeout: config.chunkTimeout)
                 outputs.append(.schedule(.chunkCheck(key), after: config.chunkTimeout))
             }
@@ -168,13 +169,13 @@ extension ProtocolNode {
             joining.download = download
             joining.manifestRequest = nil
             spaces[key]!.phase = .joining(joining)
-            outputs.append(.event(.bootstrapChoseSnapshot(key, manifest: manifest.id, entries: manifest.frontier.entryCount,
+            outputs.append(.event(.bootstrapChoseSnapshot(key, manifest: id, entries: manifest.frontier.entryCount,
                                                           bytes: manifest.compressedBytes)))
             pumpDownload(in: key)
         } else if joining.manifestRequest == nil, let peer = best.peers.sorted().first {
-            joining.manifestRequest = (best.offer.manifest, peer, now + config.requestTimeout)
+            joining.manifestRequest = (id, peer, now + config.requestTimeout)
             spaces[key]!.phase = .joining(joining)
-            sendSpace(.snapshot(.requestManifest(best.offer.manifest)), in: key, to: peer)
+            sendSpace(.snapshot(.requestManifest(id)), in: key, to: peer)
             outputs.append(.schedule(.chunkCheck(key), after: config.requestTimeout))
         }
     }
@@ -220,18 +221,19 @@ extension ProtocolNode {
             }
             return
         }
+        let id = manifest.id
         switch spaces[key]!.phase {
         case .joining(var joining):
-            guard joining.offers[manifest.id]?.peers.contains(peer) == true else {
+            guard joining.offers[id]?.peers.contains(peer) == true else {
                 charge(peer, .unsolicited, "manifest that was not offered")
                 return
             }
-            joining.manifests[manifest.id] = manifest
-            if joining.manifestRequest?.id == manifest.id { joining.manifestRequest = nil }
+            joining.manifests[id] = manifest
+            if joining.manifestRequest?.id == id { joining.manifestRequest = nil }
             spaces[key]!.phase = .joining(joining)
             chooseSnapshot(in: key)
         case .live:
-            guard spaces[key]!.audits[manifest.id] == .pending else { return }
+            guard spaces[key]!.audits[id] == .pending else { return }
             outputs.append(.audit(key, manifest))
         }
     }
@@ -297,7 +299,7 @@ extension ProtocolNode {
         if Trust.accepts(manifest, policy: space.trust, space: space.space, members: space.members,
                          attestations: space.attestations[manifest.stateRoot] ?? [], denounced: space.denounced) {
             joining.complete = nil
-            joining.installing = manifest.id
+            joining.installing = complete.manifestID
             spaces[key]!.phase = .joining(joining)
             outputs.append(.install(key, manifest, chunks: complete.chunks))
         } else if case .quorum = space.trust, space.isMember(manifest.signer), !space.denounced.contains(manifest.signer),
@@ -306,7 +308,7 @@ extension ProtocolNode {
             spaces[key]!.phase = .joining(joining)
         } else {
             joining.complete = nil
-            joining.rejected.insert(manifest.id)
+            joining.rejected.insert(complete.manifestID)
             spaces[key]!.phase = .joining(joining)
             chooseSnapshot(in: key)
         }
@@ -327,7 +329,7 @@ extension ProtocolNode {
         let late = download.expire(now: now)
         if download.isStalled {
             // No one left to serve it: choose again.
-            joining.rejected.insert(download.manifest.id)
+            joining.rejected.insert(download.manifestID)
             joining.download = nil
             spaces[key]!.phase = .joining(joining)
             chooseSnapshot(in: key)
@@ -358,18 +360,19 @@ extension ProtocolNode {
 
     mutating func audited(_ manifest: SnapshotManifest, _ verdict: AuditVerdict, _ attestation: Attestation?, in key: DiscoveryKey) {
         guard spaces.contains(key) else { return }
-        spaces[key]!.audits[manifest.id] = .done(verdict)
+        let id = manifest.id
+        spaces[key]!.audits[id] = .done(verdict)
         if let attestation { remember(attestation, in: key) }
-        if verdict == .inconsistent { recordFraud(manifest, in: key) }
+        if verdict == .inconsistent { recordFraud(manifest, id: id, in: key) }
     }
 
     /// A snapshot whose root does not follow from its frontier: denounce the
     /// signer, keep the evidence, and tell every neighbour.
-    mutating func recordFraud(_ manifest: SnapshotManifest, in key: DiscoveryKey) {
+    mutating func recordFraud(_ manifest: SnapshotManifest, id: Hash, in key: DiscoveryKey) {
         guard spaces.contains(key), !spaces[key]!.denounced.contains(manifest.signer) else { return }
         spaces[key]!.denounced.insert(manifest.signer)
-        spaces[key]!.audits[manifest.id] = .done(.inconsistent)
-        outputs.append(.event(.fraudDetected(signer: manifest.signer, manifest: manifest.id)))
+        spaces[key]!.audits[id] = .done(.inconsistent)
+        outputs.append(.event(.fraudDetected(signer: manifest.signer, manifest: id)))
         let evidence = EvidenceMessage.snapshotFraud(manifest: manifest.encoded)
         outputs.append(.storeEvidence(key, evidence))
         sendToNeighbours(.evidence(evidence), in: key)
@@ -401,11 +404,12 @@ extension ProtocolNode {
             guard !spaces[key]!.denounced.contains(manifest.signer) else { return }
             // Check the claim ourselves when we hold the history; until then
             // never install that snapshot.
+            let id = manifest.id
             if case .joining(var joining) = spaces[key]!.phase {
-                joining.rejected.insert(manifest.id)
+                joining.rejected.insert(id)
                 spaces[key]!.phase = .joining(joining)
-            } else if config.auditSnapshots, spaces[key]!.audits[manifest.id] == nil {
-                spaces[key]!.audits[manifest.id] = .pending
+            } else if config.auditSnapshots, spaces[key]!.audits[id] == nil {
+                spaces[key]!.audits[id] = .pending
                 outputs.append(.audit(key, manifest))
             }
         }

@@ -270,13 +270,9 @@ extension ProtocolNode {
     mutating func planRanges(in key: DiscoveryKey) {
         guard spaces.contains(key) else { return }
         // Which feeds are fetched depends on a few fields only: copy those, not the space.
-        let (space, forked, members, joining) = (spaces[key]!.space, spaces[key]!.forked, spaces[key]!.members, spaces[key]!.isJoining)
-        let allowed = { (feed: PublicKey) -> Bool in
-            guard forked[feed] == nil else { return false }
-            return joining ? feed == space : (feed == space || members.contains(feed))
-        }
+        let policy = spaces[key]!.feedPolicy
         let stored = spaces[key]!.stored
-        let planned = spaces[key]!.planner.plan(stored: stored, allowed: allowed,
+        let planned = spaces[key]!.planner.plan(stored: stored, allowed: policy.accepts,
                                                 maxEntries: config.maxRangeEntries, window: config.rangeWindow,
                                                 entryWindow: config.rangeWindowEntries)
         for item in planned {

@@ -96,14 +96,15 @@ public struct ProtocolNode: Sendable {
 
     /// Entries the node knows to exist in a space: per feed, the furthest
     /// of what it stores and what neighbours' frontiers claim. How far a
-    /// catch-up has to go.
+    /// catch-up has to go. Saturates: neighbours' frontiers may claim any seq.
     public func knownEntries(of key: DiscoveryKey) -> UInt64 {
-        guard let space = spaces[key] else { return 0 }
-        var furthest: [PublicKey: UInt64] = [:]
-        for frontier in [space.stored] + Array(space.planner.peerFrontiers.values) {
-            for feed in frontier.feeds { furthest[feed] = max(furthest[feed] ?? 0, frontier.seq(of: feed)) }
-        }
-        return furthest.values.reduce(0, +)
+        spaces.read(key) { space in
+            var furthest = space.stored
+            for frontier in space.planner.peerFrontiers.values {
+                for (feed, anchor) in frontier.heads { furthest.advance(feed, to: anchor) }
+            }
+            return furthest.entryCount
+        } ?? 0
     }
 
     /// Whether the space is still joining from a snapshot.

@@ -91,12 +91,25 @@ struct SpaceState {
         return false
     }
 
-    /// Whether entries of `feed` are fetched and accepted. While joining from
-    /// a snapshot only the genesis feed is (it says who the members are).
-    func accepts(_ feed: PublicKey) -> Bool {
-        guard forked[feed] == nil else { return false }
-        if isJoining { return feed == space }
-        return isMember(feed)
+    /// Whether entries of `feed` are fetched and accepted.
+    func accepts(_ feed: PublicKey) -> Bool { feedPolicy.accepts(feed) }
+
+    /// The fields `accepts` reads, copied out: the range planner applies the
+    /// rule while the space itself is being changed.
+    var feedPolicy: FeedPolicy { FeedPolicy(space: space, members: members, forked: forked, joining: isJoining) }
+
+    struct FeedPolicy {
+        let space: PublicKey
+        let members: Set<PublicKey>
+        let forked: [PublicKey: ForkProof]
+        let joining: Bool
+
+        /// Not a forked feed, and a member's; while joining from a snapshot
+        /// only the genesis feed (it says who the members are).
+        func accepts(_ feed: PublicKey) -> Bool {
+            guard forked[feed] == nil else { return false }
+            return joining ? feed == space : feed == space || members.contains(feed)
+        }
     }
 
     func anchor(of feed: PublicKey) -> FeedAnchor { stored[feed] ?? .genesis(of: feed) }

@@ -28,6 +28,8 @@ struct ChunkDownload {
     }
 
     let manifest: SnapshotManifest
+    /// `manifest.id`, which encodes and hashes the whole manifest on every read.
+    let manifestID: Hash
     private(set) var sources: [PublicKey]
     private var queue: [Ref] = []
     private var queueHead = 0
@@ -45,6 +47,7 @@ struct ChunkDownload {
 
     init(manifest: SnapshotManifest, sources: [PublicKey]) {
         self.manifest = manifest
+        manifestID = manifest.id
         self.sources = sources.sorted()
         queue = manifest.index.map { Ref(id: $0.id, rawSize: $0.rawSize, compressedSize: $0.compressedSize, isIndex: true) }
     }
