@@ -47,7 +47,7 @@ public final class NodeHost<M: Model> {
     public private(set) var replicas: [DiscoveryKey: Replica<M>] = [:]
     public private(set) var stats = HostStats()
     private var reportedMembers: [DiscoveryKey: Set<PublicKey>] = [:]
-    private var reportedSnapshots: [DiscoveryKey: [Hash]] = [:]
+    private var reportedSnapshots: [DiscoveryKey: Set<Hash>] = [:]
 
     public init(identity: KeyPair, config: NodeConfig, seed: UInt64) {
         self.identity = identity
@@ -122,7 +122,7 @@ public final class NodeHost<M: Model> {
     /// Offers snapshots the replica took on its own (by its snapshot policy)
     /// since the core last heard; a no-op when nothing changed.
     nonisolated(nonsending) public func refreshSnapshots(in key: DiscoveryKey) async {
-        guard let replica = replicas[key], replica.storedSnapshots.map(\.id) != reportedSnapshots[key] else { return }
+        guard let replica = replicas[key], replica.storedSnapshotIDs != reportedSnapshots[key] else { return }
         await handle(.snapshotsChanged(key, localSnapshots(replica)))
     }
 
@@ -293,13 +293,13 @@ public final class NodeHost<M: Model> {
 
     private func localSnapshots(_ replica: Replica<M>) -> [LocalSnapshot] {
         let key = DiscoveryKey(space: replica.space)
-        let manifests = replica.storedSnapshots
+        let ids = replica.storedSnapshotIDs
         // Snapshots of its own that are new since the last report (not the
         // ones found on disk when the space opened) were made here.
-        if let reported = reportedSnapshots[key].map(Set.init) {
-            stats.snapshotsMade += manifests.filter { $0.signer == replica.feed && !reported.contains($0.id) }.count
+        if let reported = reportedSnapshots[key] {
+            stats.snapshotsMade += ids.subtracting(reported).filter { replica.storedManifest($0)?.signer == replica.feed }.count
         }
-        reportedSnapshots[key] = manifests.map(\.id)
-        return manifests.map { LocalSnapshot(manifest: $0, attestations: replica.attestations(of: $0.stateRoot)) }
+        reportedSnapshots[key] = ids
+        return replica.storedSnapshots.map { LocalSnapshot(manifest: $0, attestations: replica.attestations(of: $0.stateRoot)) }
     }
 }

@@ -530,6 +530,9 @@ public actor Replica<M: Model> {
     /// Stored snapshots, newest first.
     public nonisolated var storedSnapshots: [SnapshotManifest] { snapshots.manifests }
 
+    /// The ids of `storedSnapshots`, cheaply: to notice that they changed.
+    public nonisolated var storedSnapshotIDs: Set<Hash> { snapshots.manifestIDs }
+
     private func makeJob() throws -> SnapshotJob<M> {
         SnapshotJob(core: core, previous: last, frontier: try frontier(), createdAt: options.clock(), keyPair: keyPair, store: snapshots,
                     deliveredAtStart: deliveredSinceSnapshot, keep: options.snapshotsKept,

@@ -137,6 +137,9 @@ public final class SnapshotStore: Sendable {
         return a.id < b.id
     }
 
+    /// The ids of the stored manifests (kept as keys: no manifest is hashed).
+    public var manifestIDs: Set<Hash> { state.withLock { Set($0.manifests.keys) } }
+
     public func manifest(_ id: Hash) -> SnapshotManifest? { state.withLock { $0.manifests[id] } }
 
     /// Removes a manifest; its chunks go at the next `collectGarbage`.
