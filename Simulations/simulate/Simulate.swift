@@ -103,6 +103,7 @@ struct Simulate: AsyncParsableCommand {
         if latency != 50 { flags += " --latency \(latency)" }
         if let loss { flags += " --loss \(loss)" }
         if tail != 0 { flags += " --tail \(tail)" }
+        if maxSimSeconds != 600 { flags += " --max-sim-seconds \(maxSimSeconds)" }
         return flags
     }
 }

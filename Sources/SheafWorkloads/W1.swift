@@ -64,8 +64,8 @@ public struct W1: Sendable {
         var rng: SplitMix64
         var produced = 0
         var turn = 0
+        /// The last admission, which each writer's first entry depends on.
         let genesisDependency: Dependency
-        let admittedThrough: UInt64
 
         init(_ workload: W1) throws {
             self.workload = workload
@@ -73,7 +73,6 @@ public struct W1: Sendable {
             let drafts = workload.writerKeys.map { EntryDraft(payload: SpacePayload.admit($0.publicKey).encoded) }
             let admitted = try genesisWriter.append(drafts, timestamp: 1_700_000_000_000)
             admissions = admitted
-            admittedThrough = admitted.head.seq
             genesisDependency = Dependency(feed: workload.space, seq: admitted.head.seq)
             writers = workload.writerKeys.map { FeedWriter(keyPair: $0) }
             rng = SplitMix64(seed: workload.seed)
@@ -97,7 +96,7 @@ public struct W1: Sendable {
                 // Lamport times follow generation order, as if each writer had
                 // seen every earlier entry: realistic last-writer-wins races.
                 drafts.append(EntryDraft(payload: SpacePayload.model(op.encoded).encoded, dependencies: deps,
-                                         observedLamport: UInt64(produced + i) + admittedThrough))
+                                         observedLamport: UInt64(produced + i) + genesisDependency.seq))
             }
             let batch = try writers[w].append(drafts, timestamp: 1_700_000_000_000 + UInt64(produced))
             produced += n

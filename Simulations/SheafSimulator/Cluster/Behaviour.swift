@@ -90,7 +90,7 @@ extension SimPeer {
             }
         case .forger:
             // Another writer's next entry, under a head this node signs.
-            let stored = host.core.storedFrontier(of: key) ?? Frontier()
+            let stored = host.storedFrontier(of: key) ?? Frontier()
             guard let victim = stored.feeds.first(where: { $0 != identity.publicKey && $0 != space }),
                   let anchor = stored[victim] else { return }
             let entry = Entry(feed: victim, seq: anchor.seq + 1, previous: anchor.hash, lamport: stored.entryCount + 1,
@@ -109,7 +109,7 @@ extension SimPeer {
             // it, so a lie told about it may go unnoticed by every honest node.
             guard !byzantine.equivocated, io.now >= Self.equivocationStart, peers.count >= 2, let tip = try? await replica.storedTip(of: identity.publicKey) else { return }
             byzantine.equivocated = true
-            var first = FeedWriter(keyPair: identity, resumingAfter: tip, lamport: (host.core.storedFrontier(of: key)?.entryCount ?? 0) + 1)
+            var first = FeedWriter(keyPair: identity, resumingAfter: tip, lamport: (host.storedFrontier(of: key)?.entryCount ?? 0) + 1)
             var second = first
             let payloads = (0..<2).map { i in
                 [EntryDraft(payload: SpacePayload.model(ObjectStore.Op.put(id: "fork", fields: ["f0": .string("side \(i)")]).encoded).encoded)]

@@ -42,7 +42,7 @@ import SheafWorkloads
     public func addPeer(identity: KeyPair, trust: TrustPolicy = .member, contacts: [SimPeer] = [], behaviour: Behaviour = .honest,
                         startAt: NodeTime? = nil) -> SimPeer {
         var nodeConfig = config
-        nodeConfig.listenEndpoint = "n\(peers.count)"
+        nodeConfig.listenEndpoint = AddressBook.endpoint(SimNodeID(peers.count))
         let peer = SimPeer(identity: identity, directory: Path.join(workdir, "node-\(peers.count)"), space: space, trust: trust,
                            contacts: contacts.compactMap(\.address), behaviour: behaviour, book: book, monitor: monitor,
                            config: nodeConfig, clock: clock)
@@ -109,7 +109,9 @@ import SheafWorkloads
     }
 
     public func reaches(_ peer: SimPeer, _ target: Frontier) -> Bool {
-        peer.isUp && target.heads.allSatisfy { peer.storedFrontier.seq(of: $0.key) >= $0.value.seq }
+        guard peer.isUp else { return false }
+        let stored = peer.storedFrontier
+        return target.heads.allSatisfy { stored.seq(of: $0.key) >= $0.value.seq }
     }
 
     /// Distinct state roots across the group (1 when they agree).

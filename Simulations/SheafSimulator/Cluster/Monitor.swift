@@ -15,12 +15,11 @@ import SheafProtocol
     public private(set) var forged: [(feed: PublicKey, seq: UInt64, hash: Hash)] = []
     /// Nodes whose reports do not count (they are byzantine themselves).
     public var byzantine: Set<SimNodeID> = []
-    private let keepReports: Bool
 
-    public init(keepReports: Bool = true) { self.keepReports = keepReports }
+    public init() {}
 
     public func record(_ event: NodeEvent, by node: SimNodeID, at time: NodeTime) {
-        guard keepReports, !byzantine.contains(node) else { return }
+        guard !byzantine.contains(node) else { return }
         switch event {
         case .bootstrapProgress, .neighborUp, .neighborDown: return
         default: reports.append(Report(reporter: node, time: time, event: event))

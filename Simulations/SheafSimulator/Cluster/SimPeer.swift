@@ -24,9 +24,6 @@ import SheafReplica
     /// Writes this node appended and was told were stored: (seq, hash).
     public private(set) var acknowledged: [(seq: UInt64, hash: Hash)] = []
     public private(set) var node: SimNodeID?
-    public private(set) var crashes = 0
-    /// When the node started (or last restarted).
-    public private(set) var startedAt: NodeTime?
 
     let book: AddressBook
     let monitor: Monitor
@@ -81,7 +78,6 @@ import SheafReplica
     public func restarted(_ io: SimIO) async { await boot(io) }
 
     private func boot(_ io: SimIO) async {
-        startedAt = io.now
         clock.now = io.now
         do {
             let replica = try await openReplica()
@@ -132,7 +128,6 @@ import SheafReplica
     }
 
     public func crashed() async {
-        crashes += 1
         timers = [:]
         // What a daemon keeps in its peers file: it rejoins through them.
         if let known = host?.core.knownPeers(of: key), !known.isEmpty {

@@ -26,15 +26,6 @@ public enum LatencyDistribution: Hashable, Sendable {
             return value <= 0 ? 0 : UInt64(min(value, Double(UInt64.max / 2)))
         }
     }
-
-    /// The latency to plan around when no sample is wanted (timeouts).
-    var typical: UInt64 {
-        switch self {
-        case .constant(let d): d.nanoseconds
-        case .uniform(let a, let b): (a.nanoseconds / 2) + (b.nanoseconds / 2)
-        case .normal(let mean, _): mean.nanoseconds
-        }
-    }
 }
 
 /// Occasional extra delay that lets a message fall behind later ones.

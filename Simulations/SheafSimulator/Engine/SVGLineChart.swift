@@ -26,17 +26,14 @@ public struct SVGLineChart: Sendable {
     public var series: [Series]
     public var width = 900
     public var height = 500
-    /// The y axis; nil fits the data.
-    public var yRange: ClosedRange<Double>?
     /// Beyond this many series the legend ends with "+ n more".
     public var maxLegendEntries = 20
 
-    public init(title: String, xLabel: String, yLabel: String, series: [Series], yRange: ClosedRange<Double>? = nil) {
+    public init(title: String, xLabel: String, yLabel: String, series: [Series]) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
         self.series = series
-        self.yRange = yRange
     }
 
     private static let margin = (left: 70.0, right: 170.0, top: 44.0, bottom: 56.0)
@@ -44,7 +41,7 @@ public struct SVGLineChart: Sendable {
     public func render() -> String {
         let points = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
         let xs = Self.span(points.map(\.x), fallback: 0...1)
-        let ys = yRange ?? Self.span(points.map(\.y), fallback: 0...1)
+        let ys = Self.span(points.map(\.y), fallback: 0...1)
         let m = Self.margin
         let plot = (x: m.left, y: m.top, width: Double(width) - m.left - m.right, height: Double(height) - m.top - m.bottom)
         func px(_ x: Double) -> Double { plot.x + (x - xs.lowerBound) / (xs.upperBound - xs.lowerBound) * plot.width }

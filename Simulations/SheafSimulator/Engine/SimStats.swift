@@ -25,8 +25,6 @@ public struct SimNodeStats: Hashable, Sendable {
 
     public init() {}
 
-    public var dropped: Int { droppedByLoss + droppedByPartition + droppedNoConnection + droppedClosed }
-
     static func + (a: SimNodeStats, b: SimNodeStats) -> SimNodeStats {
         var sum = a
         sum.messagesSent += b.messagesSent
@@ -60,9 +58,6 @@ public struct SimStats: Sendable {
 
     /// Virtual seconds per real second.
     public var speedup: Double { wallSeconds > 0 ? simSeconds / wallSeconds : 0 }
-    /// Virtual seconds per processor second: the speed an idle machine would give at best.
-    public var cpuSpeedup: Double { cpuSeconds > 0 ? simSeconds / cpuSeconds : 0 }
-    public var eventsPerSecond: Double { wallSeconds > 0 ? Double(eventsProcessed) / wallSeconds : 0 }
 }
 
 /// One point of a per-node time series recorded through `SimIO.record`.

@@ -93,10 +93,6 @@ public enum SimRunStatus: Hashable, Sendable {
 
     public var nodeIDs: [SimNodeID] { nodes.indices.map(SimNodeID.init) }
 
-    public func host(of node: SimNodeID) -> (any SimHost)? {
-        nodes.indices.contains(node.index) ? nodes[node.index].host : nil
-    }
-
     public func isAlive(_ node: SimNodeID) -> Bool {
         nodes.indices.contains(node.index) && nodes[node.index].alive
     }
@@ -276,11 +272,6 @@ public enum SimRunStatus: Hashable, Sendable {
 
     /// Events waiting in the queue.
     public var pendingEvents: Int { queue.count }
-
-    /// The names of every metric any node has recorded, sorted.
-    public var metricNames: [String] {
-        Set(nodes.flatMap(\.metrics.keys)).sorted()
-    }
 
     /// One node's samples of `metric`, in recording order.
     public func samples(_ metric: String, of node: SimNodeID) -> [SimSample] {

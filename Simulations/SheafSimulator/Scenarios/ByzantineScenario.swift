@@ -1,4 +1,3 @@
-import Foundation
 import SheafCrypto
 import SheafProtocol
 
@@ -44,10 +43,8 @@ struct ByzantineScenario {
             cluster.storedConverged(group, excluding: forked) && attackersByKind.allSatisfy { detected($0, cluster) }
         }
         let converged = cluster.storedConverged(group, excluding: forked)
-        if ProcessInfo.processInfo.environment["SHEAF_SIM_DEBUG"] != nil {
-            for peer in group { print(peer.node!, peer.isUp, peer.storedFrontier.heads.map { "\($0.key.hex.prefix(6)):\($0.value.seq)" }.sorted()) }
-            for report in cluster.monitor.reports.prefix(200) { print(report.time, report.reporter, report.event) }
-        }
+        cluster.debugDump(group)
+        cluster.debugReports()
 
         var caught = 0
         var undetected: [String] = []

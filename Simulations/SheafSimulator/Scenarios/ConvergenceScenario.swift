@@ -32,7 +32,7 @@ struct ConvergenceScenario {
 
         _ = await cluster.sim.run(until: healAt)
         let limit = NodeTime(seconds: options.maxSimSeconds)
-        _ = await cluster.sim.run(until: limit) { cluster.storedConverged(peers) && cluster.sim.now >= healAt }
+        _ = await cluster.sim.run(until: limit) { cluster.storedConverged(peers) }
         let converged = cluster.storedConverged(peers)
         let convergedAt = cluster.sim.now
         if !converged { cluster.debugDump(peers) }
