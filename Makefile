@@ -9,6 +9,8 @@ RELEASE_PEER := .build/release/peer
 SIMULATE := .build/release/simulate
 # The seed sweep `make test` runs: every scenario at a small size.
 SIM_SEEDS ?= 100
+# The first seeds, run again in another process (twice each) to check traces reproduce.
+SIM_REPEAT_SEEDS ?= 20
 SIM_SMALL := bootstrap:--entries=2000 convergence:--nodes=8 churn:--nodes=6 byzantine:--nodes=4 scale:--nodes=40
 
 FUZZ_SECONDS ?= 60
@@ -55,7 +57,8 @@ release-check: $(RELEASE_BENCH)
 
 # Every scenario over SIM_SEEDS seeds at a small size, each required to hold
 # every invariant; then the first seeds again, each run twice, to check that
-# a seed reproduces its trace exactly.
+# a seed reproduces its trace exactly, within a process and in another one
+# (whose hash seed differs, so an order taken from a Dictionary shows).
 sim-check: $(SIMULATE)
 	@for spec in $(SIM_SMALL); do \
 		scenario=$${spec%%:*}; flags=$$(echo $${spec#*:} | tr '=' ' '); \
@@ -63,8 +66,12 @@ sim-check: $(SIMULATE)
 		$(SIMULATE) $$scenario --seed 1 --seeds $(SIM_SEEDS) $$flags --json > .build/sim-$$scenario.jsonl || \
 			{ echo "sim-check: $$scenario failed (see the violation and reproduce lines above)"; exit 1; }; \
 		ok=$$(grep -c '"ok":true' .build/sim-$$scenario.jsonl); \
-		$(SIMULATE) $$scenario --seed 1 --seeds 5 --repeat-runs 2 $$flags --json > /dev/null || \
+		$(SIMULATE) $$scenario --seed 1 --seeds $(SIM_REPEAT_SEEDS) --repeat-runs 2 $$flags --json > .build/sim-$$scenario-again.jsonl || \
 			{ echo "sim-check: $$scenario is not deterministic"; exit 1; }; \
+		traces() { grep -o '"seed":[0-9]*,"ok":true,"trace_hash":"[0-9a-f]*"' "$$1" | sort -u; }; \
+		[ "$$(head -$(SIM_REPEAT_SEEDS) .build/sim-$$scenario.jsonl > .build/sim-$$scenario-first.jsonl; traces .build/sim-$$scenario-first.jsonl)" = \
+		  "$$(traces .build/sim-$$scenario-again.jsonl)" ] || \
+			{ echo "sim-check: $$scenario traces differ between processes (hash-seed dependent order?)"; exit 1; }; \
 		echo "sim-check: $$scenario $$ok/$(SIM_SEEDS) seeds ok, traces reproduce ($$(( $$(date +%s) - start )) s)"; \
 	done
 

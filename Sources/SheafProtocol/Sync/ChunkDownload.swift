@@ -76,7 +76,9 @@ struct ChunkDownload {
     mutating func removeSource(_ peer: PublicKey) {
         if streamer == peer { streamer = nil }
         sources.removeAll { $0 == peer }
-        for (id, item) in requested where item.peer == peer { requeue(id) }
+        // In id order, not the dictionary's: its order changes with each
+        // process's hash seed, and the queue order must reproduce.
+        for id in requested.filter({ $0.value.peer == peer }).keys.sorted() { requeue(id) }
         inFlight[peer] = nil
     }
 
@@ -174,13 +176,13 @@ struct ChunkDownload {
         // A stream silent for too long ends: what it still owes is asked of others.
         if let streamer, streamProgress + streamTimeout <= now {
             self.streamer = nil
-            for (id, item) in requested where item.peer == streamer {
+            for id in requested.filter({ $0.value.peer == streamer }).keys.sorted() {
                 late.insert(streamer)
                 failedAt[id, default: []].insert(streamer)
                 requeue(id)
             }
         }
-        for (id, item) in requested where item.deadline <= now {
+        for (id, item) in requested.filter({ $0.value.deadline <= now }).sorted(by: { $0.key < $1.key }) {
             late.insert(item.peer)
             failedAt[id, default: []].insert(item.peer)
             requeue(id)
