@@ -39,30 +39,11 @@ public struct ControlEndpoint: Codable, Hashable, Sendable {
 
     /// Writes atomically (temporary file, fsync, rename), readable by the owner only.
     public func write(to dataDirectory: String) throws(ControlError) {
-        let path = Self.path(in: dataDirectory)
-        let temporary = path + ".tmp"
         let bytes = Array(try ControlJSON.encode(self))
-        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Self.fileFailure("cannot write", temporary, errno) }
-        var written = 0
-        var failure: Int32 = 0
-        if fchmod(fd, 0o600) != 0 { failure = errno }
-        while failure == 0 && written < bytes.count {
-            let count = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno != EINTR { failure = errno }
-            if count > 0 { written += count }
-        }
-        if failure == 0 && fsync(fd) != 0 { failure = errno }
-        Glibc.close(fd)
-        guard failure == 0 else {
-            unlink(temporary)
-            throw Self.fileFailure("cannot write", temporary, failure)
-        }
         do {
-            try Directory.rename(temporary, to: path)
-            try Directory.sync(dataDirectory)
+            try Directory.writeAtomically(bytes, to: Self.path(in: dataDirectory), durable: true, ownerOnly: true)
         } catch {
-            throw Self.fileFailure("cannot write", path, error.errno)
+            throw Self.fileFailure("cannot write", error.path, error.errno)
         }
     }
 

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SheafCrypto
 import SheafFiles
 
@@ -63,8 +60,7 @@ public struct DataDirectory: Sendable {
 
     func writeSecret(_ seed: [UInt8], to file: String) throws(DaemonError) {
         do {
-            try Directory.writeAtomically(seed, to: file, durable: true)
-            _ = chmod(file, 0o600)
+            try Directory.writeAtomically(seed, to: file, durable: true, ownerOnly: true)
         } catch { throw DaemonError("cannot write \(file): \(error)") }
     }
 

@@ -79,10 +79,13 @@ public enum Directory {
 
     /// Writes `bytes` to `path` so that a reader sees either the old file or
     /// the whole new one: temporary file, fsync, rename, fsync directory.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool) throws(FileError) {
+    /// With `ownerOnly` (files holding secrets) the file has mode 0600 from
+    /// its creation, whatever the umask or a stale temporary file's mode.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, durable: Bool, ownerOnly: Bool = false) throws(FileError) {
         let temporary = path + ".tmp"
-        let fd = try FileDescriptor.open(temporary, .readWriteCreate)
-        do {
+        let fd = try FileDescriptor.open(temporary, .readWriteCreate, permissions: ownerOnly ? 0o600 : 0o644)
+        do throws(FileError) {
+            if ownerOnly, fchmod(fd.raw, 0o600) != 0 { throw FileError(.open, path: temporary, errno: errno) }
             try fd.truncate(to: 0)
             try fd.write(bytes, at: 0)
             if durable { try fd.sync() }

@@ -10,13 +10,14 @@ public struct FileDescriptor: Sendable {
 
     public enum Mode: Sendable { case readOnly, readWrite, readWriteCreate }
 
-    public static func open(_ path: String, _ mode: Mode) throws(FileError) -> FileDescriptor {
+    /// `permissions` is the mode a file created here gets (less the umask).
+    public static func open(_ path: String, _ mode: Mode, permissions: mode_t = 0o644) throws(FileError) -> FileDescriptor {
         let flags: Int32 = switch mode {
         case .readOnly: O_RDONLY | O_CLOEXEC
         case .readWrite: O_RDWR | O_CLOEXEC
         case .readWriteCreate: O_RDWR | O_CREAT | O_CLOEXEC
         }
-        let fd = retrying { Glibc.open(path, flags, 0o644) }
+        let fd = retrying { Glibc.open(path, flags, permissions) }
         guard fd >= 0 else { throw FileError(.open, path: path, errno: errno) }
         return FileDescriptor(raw: fd, path: path)
     }

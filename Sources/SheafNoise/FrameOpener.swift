@@ -22,8 +22,8 @@ public struct FrameOpener: Sendable {
     private var splitter = RecordSplitter(minimumBodyBytes: CipherState.tagBytes)
     private var scratch = [UInt8](repeating: 0, count: FrameLayout.maxPlaintextBytes)
     private var frame: [UInt8] = []
+    /// Bytes of the frame being assembled still to come; 0 between frames.
     private var frameRemaining = 0
-    private var assembling = false
     private var failure: SecureChannelError?
 
     public init(cipher: CipherState, maxFrameBytes: Int = FrameLayout.defaultMaxFrameBytes) {
@@ -38,8 +38,11 @@ public struct FrameOpener: Sendable {
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(SecureChannelError) -> [ChannelFrame] {
         if let failure { throw failure }
         var frames = [ChannelFrame]()
-        // Moved out while in use, so the record handler can mutate self.
-        var splitter = self.splitter
+        // Moved out while in use, so the record handler can mutate self. A
+        // swap, not a copy: a copy would share the partial record's buffer and
+        // make every append to it reallocate and copy it.
+        var splitter = RecordSplitter()
+        swap(&splitter, &self.splitter)
         defer { self.splitter = splitter }
         do {
             _ = try splitter.feed(bytes) { (record) throws(SecureChannelError) in
@@ -89,9 +92,9 @@ public struct FrameOpener: Sendable {
 
     private mutating func accept(_ plaintext: UnsafeRawBufferPointer) throws(SecureChannelError) -> ChannelFrame? {
         var data = plaintext[...]
-        if !assembling {
+        if frameRemaining == 0 {
             guard plaintext.count >= FrameLayout.headerBytes else { throw .malformedRecord("first record shorter than the frame header") }
-            let declared = Int(UInt32(plaintext[1]) << 24 | UInt32(plaintext[2]) << 16 | UInt32(plaintext[3]) << 8 | UInt32(plaintext[4]))
+            let declared = Int(UInt32(bigEndian: plaintext.loadUnaligned(fromByteOffset: 1, as: UInt32.self)))
             switch FrameLayout.Kind(rawValue: plaintext[0]) {
             case .keepalive?:
                 guard declared == 0, plaintext.count == FrameLayout.headerBytes else {
@@ -103,7 +106,6 @@ public struct FrameOpener: Sendable {
                 frame = []
                 frame.reserveCapacity(declared)
                 frameRemaining = declared
-                assembling = true
                 data = data.dropFirst(FrameLayout.headerBytes)
             case nil:
                 throw .malformedRecord("unknown frame kind \(plaintext[0])")
@@ -115,7 +117,6 @@ public struct FrameOpener: Sendable {
         frame.append(contentsOf: UnsafeRawBufferPointer(rebasing: data))
         frameRemaining -= data.count
         guard frameRemaining == 0 else { return nil }
-        assembling = false
         defer { frame = [] }
         return .data(frame)
     }

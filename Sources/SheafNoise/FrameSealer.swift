@@ -16,31 +16,24 @@ public struct FrameSealer: Sendable {
     /// Encrypts `frame` into `out`, which must hold exactly
     /// `FrameLayout.sealedSize(frameBytes: frame.count)` bytes.
     public mutating func seal(_ frame: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws(SecureChannelError) {
-        guard frame.count <= maxFrameBytes else { throw .frameTooLarge(declared: frame.count, limit: maxFrameBytes) }
         try seal(kind: .data, frame, into: out)
     }
 
     public mutating func seal(_ frame: [UInt8]) throws(SecureChannelError) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: FrameLayout.sealedSize(frameBytes: frame.count))
-        let failure: SecureChannelError? = frame.withUnsafeBytes { f in
-            out.withUnsafeMutableBytes { o in
-                do throws(SecureChannelError) { try seal(f, into: o); return nil } catch { return error }
-            }
-        }
-        if let failure { throw failure }
-        return out
+        try sealed(kind: .data, frame)
     }
 
     /// A keep-alive: an empty frame of its own kind, which the receiver
     /// counts as traffic but does not deliver.
     public mutating func sealKeepalive() throws(SecureChannelError) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: FrameLayout.sealedSize(frameBytes: 0))
-        let failure: SecureChannelError? = out.withUnsafeMutableBytes { o in
-            do throws(SecureChannelError) {
-                try seal(kind: .keepalive, UnsafeRawBufferPointer(start: nil, count: 0), into: o)
-                return nil
-            } catch {
-                return error
+        try sealed(kind: .keepalive, [])
+    }
+
+    private mutating func sealed(kind: FrameLayout.Kind, _ frame: [UInt8]) throws(SecureChannelError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: FrameLayout.sealedSize(frameBytes: frame.count))
+        let failure: SecureChannelError? = frame.withUnsafeBytes { f in
+            out.withUnsafeMutableBytes { o in
+                do throws(SecureChannelError) { try seal(kind: kind, f, into: o); return nil } catch { return error }
             }
         }
         if let failure { throw failure }
@@ -48,6 +41,7 @@ public struct FrameSealer: Sendable {
     }
 
     private mutating func seal(kind: FrameLayout.Kind, _ frame: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws(SecureChannelError) {
+        guard frame.count <= maxFrameBytes else { throw .frameTooLarge(declared: frame.count, limit: maxFrameBytes) }
         precondition(out.count == FrameLayout.sealedSize(frameBytes: frame.count), "output sized by FrameLayout.sealedSize")
         var dataOffset = 0
         var outOffset = 0

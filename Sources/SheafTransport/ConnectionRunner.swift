@@ -90,7 +90,7 @@ extension Transport {
         _ connection: Connection, _ iterator: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
         _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, expectedPeer: PublicKey?
     ) async throws -> (SheafSession, [UInt8]) {
-        let timeout = connection.channel.eventLoop.scheduleTask(in: .nanoseconds(config.handshakeTimeout.nanoseconds)) {
+        let timeout = connection.channel.eventLoop.scheduleTask(in: TimeAmount(config.handshakeTimeout)) {
             connection.close(reason: "handshake timeout")
         }
         defer { timeout.cancel() }
@@ -268,10 +268,4 @@ extension Transport {
 struct TransportFailure: Error {
     let reason: String
     init(_ reason: String) { self.reason = reason }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
-    }
 }

@@ -47,7 +47,7 @@ extension Transport {
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             channel = try await ClientBootstrap(group: group)
-                .connectTimeout(.nanoseconds(config.connectTimeout.nanoseconds))
+                .connectTimeout(TimeAmount(config.connectTimeout))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelOption(.recvAllocator, value: Self.receiveAllocator)
                 .connect(host: host, port: port) { channel in

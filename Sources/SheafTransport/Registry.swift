@@ -25,13 +25,10 @@ struct Registry {
 
     mutating func add(_ connection: Connection) { connections[connection.id] = connection }
 
-    /// Removes a finished connection; returns whether it was its peer's session.
-    @discardableResult
-    mutating func remove(_ connection: Connection) -> Bool {
+    /// Removes a finished connection (and its session, if it was its peer's).
+    mutating func remove(_ connection: Connection) {
         connections[connection.id] = nil
-        guard let peer = connection.peer, sessions[peer] === connection else { return false }
-        sessions[peer] = nil
-        return true
+        if let peer = connection.peer, sessions[peer] === connection { sessions[peer] = nil }
     }
 
     /// Decides whether an authenticated connection becomes the session with `peer`.

@@ -173,7 +173,7 @@ public final class Transport: Sendable {
     }
 
     func release(_ connection: Connection) {
-        _ = state.withLock { $0.registry.remove(connection) }
+        state.withLock { $0.registry.remove(connection) }
     }
 
     func currentSession(with peer: PublicKey) -> Connection? {

@@ -30,6 +30,22 @@ import Testing
         }
     }
 
+    @Test func staysPrivateOverAStaleTemporaryFile() throws {
+        try withTemporaryDirectory { data in
+            // Left world-readable by a crash between create and rename.
+            let temporary = ControlEndpoint.path(in: data) + ".tmp"
+            try RawFile.write(Array("old".utf8), to: temporary)
+            #expect(chmod(temporary, 0o666) == 0)
+            let endpoint = ControlEndpoint(port: 7124, token: ControlEndpoint.makeToken())
+            try endpoint.write(to: data)
+            #expect(try ControlEndpoint.read(from: data) == endpoint)
+            var info = stat()
+            #expect(stat(ControlEndpoint.path(in: data), &info) == 0)
+            #expect(info.st_mode & 0o777 == 0o600)
+            #expect(!RawFile.exists(temporary))
+        }
+    }
+
     @Test func stalePidIsReportedAsStale() throws {
         try withTemporaryDirectory { data in
             // Above Linux's largest pid, so no process has it.
