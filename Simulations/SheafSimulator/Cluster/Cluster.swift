@@ -26,10 +26,20 @@ import SheafWorkloads
         var config = config
         config.listenEndpoint = ""
         self.config = config
-        let base = ProcessInfo.processInfo.environment["SHEAF_SIM_DIR"] ?? NSTemporaryDirectory()
+        let base = ProcessInfo.processInfo.environment["SHEAF_SIM_DIR"] ?? Self.defaultBase
         workdir = Path.join(base, "sheaf-sim-\(getpid())-\(seed)-\(UInt64.random(in: 0...UInt64.max) % 1_000_000)")
         try Directory.create(workdir, durable: false)
     }
+
+    /// Where runs keep their nodes' directories unless `SHEAF_SIM_DIR`
+    /// says otherwise: a memory-backed file system when there is one. The
+    /// replicas run their real storage code either way; on a disk file
+    /// system creating, closing and removing thousands of small files costs
+    /// more than the whole simulation.
+    static let defaultBase: String = {
+        let memory = "/dev/shm"
+        return Directory.isDirectory(memory) && access(memory, W_OK) == 0 ? memory : NSTemporaryDirectory()
+    }()
 
     public var space: PublicKey { workload.space }
     public var key: DiscoveryKey { DiscoveryKey(space: space) }
