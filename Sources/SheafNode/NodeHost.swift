@@ -54,9 +54,13 @@ public final class NodeHost<M: Model> {
         core = ProtocolNode(identity: identity.publicKey, config: config, seed: seed)
     }
 
-    /// The stored frontier of a space, as the protocol core believes it
-    /// (without copying the core, as reading `core` from outside does).
-    public func storedFrontier(of key: DiscoveryKey) -> Frontier? { core.storedFrontier(of: key) }
+    /// The stored frontier of a space, as the protocol core believes it.
+    /// Reading `core` copies it (every view and map of every space) before
+    /// calling into it; the simulator asks after every event, so this
+    /// reaches the core in place.
+    public func storedFrontier(of key: DiscoveryKey) -> Frontier? {
+        withUnsafeMutablePointer(to: &core) { $0.pointee.storedFrontier(of: key) }
+    }
 
     /// Takes what the owner must do now: send, connect, disconnect, schedule, report.
     public func takeOutbox() -> [NodeOutput] {

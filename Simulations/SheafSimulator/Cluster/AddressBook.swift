@@ -7,7 +7,8 @@ import SheafProtocol
 /// Noise handshake hash).
 @MainActor public final class AddressBook {
     private var keys: [PublicKey: SimNodeID] = [:]
-    private var nodes: [SimNodeID: PublicKey] = [:]
+    /// By node index (asked on every delivery).
+    private var nodes: [PublicKey?] = []
     private var sessions: [PairKey: UInt64] = [:]
 
     private struct PairKey: Hashable {
@@ -20,14 +21,15 @@ import SheafProtocol
 
     public func register(_ key: PublicKey, as node: SimNodeID) {
         keys[key] = node
-        nodes[node] = key
+        if nodes.count <= node.index { nodes.append(contentsOf: repeatElement(nil, count: node.index + 1 - nodes.count)) }
+        nodes[node.index] = key
     }
 
     public func node(of key: PublicKey) -> SimNodeID? { keys[key] }
-    public func key(of node: SimNodeID) -> PublicKey? { nodes[node] }
+    public func key(of node: SimNodeID) -> PublicKey? { nodes.indices.contains(node.index) ? nodes[node.index] : nil }
 
     public func address(of node: SimNodeID) -> PeerAddress? {
-        nodes[node].map { PeerAddress(node: $0, endpoint: Self.endpoint(node)) }
+        key(of: node).map { PeerAddress(node: $0, endpoint: Self.endpoint(node)) }
     }
 
     public static func endpoint(_ node: SimNodeID) -> String { "n\(node.index)" }

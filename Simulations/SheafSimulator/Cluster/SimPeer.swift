@@ -16,6 +16,8 @@ import SheafReplica
     public let identity: KeyPair
     public let directory: String
     public let space: PublicKey
+    /// The space's discovery key (a hash: computed once, read per event).
+    public let key: DiscoveryKey
     public let trust: TrustPolicy
     public var contacts: [PeerAddress]
     public var behaviour: Behaviour
@@ -41,6 +43,7 @@ import SheafReplica
         self.identity = identity
         self.directory = directory
         self.space = space
+        key = DiscoveryKey(space: space)
         self.trust = trust
         self.contacts = contacts
         self.behaviour = behaviour
@@ -53,7 +56,6 @@ import SheafReplica
                                  clock: { now.milliseconds })
     }
 
-    public var key: DiscoveryKey { DiscoveryKey(space: space) }
     public var isUp: Bool { host != nil }
 
     /// Called once the simulation gave the node its id.
