@@ -238,9 +238,9 @@ extension ProtocolNode {
     }
 
     mutating func sendFrontier(in key: DiscoveryKey, to peer: PublicKey) {
-        guard let space = spaces[key] else { return }
+        guard spaces.contains(key) else { return }
         spaces[key]!.lastFrontierSent[peer] = now
-        sendSpace(.sync(.frontier(space.stored)), in: key, to: peer)
+        sendSpace(.sync(.frontier(spaces[key]!.stored)), in: key, to: peer)
     }
 
     /// A neighbour holding the same seq of a feed under another hash holds

@@ -208,20 +208,18 @@ public struct ProtocolNode: Sendable {
     }
 
     mutating func sendSpace(_ message: SpaceMessage, in key: DiscoveryKey, to node: PublicKey) {
-        guard var session = sessions[node], let space = spaces.read(key, { $0.space }) else { return }
-        if !session.openedByUs.contains(key) {
-            session.openedByUs.insert(key)
-            sessions[node] = session
-            sendFrame(.open(OpenSpace(space: space, session: session.session, sender: identity)), to: node)
+        // Through the index: one lookup, and the session is changed in place.
+        guard let index = sessions.index(forKey: node), let space = spaces.read(key, { $0.space }) else { return }
+        if sessions.values[index].openedByUs.insert(key).inserted {
+            sendFrame(.open(OpenSpace(space: space, session: sessions.values[index].session, sender: identity)), to: node)
         }
         // Requests may go before the peer proved it knows the space: they
         // reveal nothing, and its answers wait for its proof anyway.
-        if session.openedByThem.contains(key) || message.revealsNothing {
+        if sessions.values[index].openedByThem.contains(key) || message.revealsNothing {
             sendFrame(.space(key, message), to: node)
-        } else if session.queuedCount < config.maxQueuedPerPeer {
-            session.queued[key, default: []].append(message)
-            session.queuedCount += 1
-            sessions[node] = session
+        } else if sessions.values[index].queuedCount < config.maxQueuedPerPeer {
+            sessions.values[index].queued[key, default: []].append(message)
+            sessions.values[index].queuedCount += 1
         }
     }
 
@@ -283,28 +281,27 @@ public struct ProtocolNode: Sendable {
     }
 
     mutating func channelOpened(_ open: OpenSpace, by peer: PublicKey) {
-        guard let session = sessions[peer] else { return }
-        guard let space = spaces[open.discovery] else {
+        guard let index = sessions.index(forKey: peer) else { return }
+        let session = sessions.values[index].session
+        guard let space = spaces.read(open.discovery, { $0.space }) else {
             sendFrame(.close(open.discovery, reason: .unknownSpace), to: peer)
             return
         }
-        guard open.proof == OpenSpace.proof(space: space.space, session: session.session, sender: peer) else {
+        guard open.proof == OpenSpace.proof(space: space, session: session, sender: peer) else {
             sendFrame(.close(open.discovery, reason: .badProof), to: peer)
             charge(peer, .badCapability, "wrong capability proof for \(open.discovery)")
             return
         }
-        guard !session.openedByThem.contains(open.discovery) else {
+        guard sessions.values[index].openedByThem.insert(open.discovery).inserted else {
             // Our answer may have been lost: answer again.
-            sendFrame(.open(OpenSpace(space: space.space, session: session.session, sender: identity)), to: peer)
+            sendFrame(.open(OpenSpace(space: space, session: session, sender: identity)), to: peer)
             return
         }
-        sessions[peer]?.openedByThem.insert(open.discovery)
-        if !session.openedByUs.contains(open.discovery) {
-            sessions[peer]?.openedByUs.insert(open.discovery)
-            sendFrame(.open(OpenSpace(space: space.space, session: session.session, sender: identity)), to: peer)
+        if sessions.values[index].openedByUs.insert(open.discovery).inserted {
+            sendFrame(.open(OpenSpace(space: space, session: session, sender: identity)), to: peer)
         }
-        if let waiting = sessions[peer]?.queued.removeValue(forKey: open.discovery) {
-            sessions[peer]?.queuedCount -= waiting.count
+        if let waiting = sessions.values[index].queued.removeValue(forKey: open.discovery) {
+            sessions.values[index].queuedCount -= waiting.count
             for message in waiting { sendFrame(.space(open.discovery, message), to: peer) }
         }
     }
@@ -342,9 +339,9 @@ public struct ProtocolNode: Sendable {
             if shuffle { spaces[key]!.lastShuffle = now }
             apply(spaces[key]!.overlay.tick(shuffle: shuffle, rng: &rng), in: key)
             // Alone, with no one left to ask: join again through a contact.
-            let space = spaces[key]!
-            if space.overlay.active.isEmpty && space.overlay.pendingRequests.isEmpty && !space.contacts.isEmpty {
-                let contact = space.contacts[Int(rng.next() % UInt64(space.contacts.count))]
+            let contacts = spaces.read(key) { $0.overlay.active.isEmpty && $0.overlay.pendingRequests.isEmpty ? $0.contacts : [] } ?? []
+            if !contacts.isEmpty {
+                let contact = contacts[Int(rng.next() % UInt64(contacts.count))]
                 apply(spaces[key]!.overlay.join(via: contact, rng: &rng), in: key)
             }
             outputs.append(.schedule(.overlayTick(key), after: jittered(config.overlayTickInterval)))
@@ -352,7 +349,7 @@ public struct ProtocolNode: Sendable {
             guard spaces.contains(key) else { return }
             apply(spaces[key]!.broadcast.timerFired(timer, now: now), in: key)
         case .rangeTimeout(let key, let feed, let generation):
-            guard let space = spaces[key], space.planner.isOutstanding(feed, generation: generation),
+            guard spaces.read(key, { $0.planner.isOutstanding(feed, generation: generation) }) == true,
                   let (item, repeated) = spaces[key]!.planner.timedOut(feed) else { return }
             // Charged once until heard from: a retry into a partition is not a new offence.
             if !repeated {

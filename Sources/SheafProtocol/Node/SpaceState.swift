@@ -145,26 +145,57 @@ struct HeadCache {
 
 /// The spaces a node serves, by discovery key. Reading a field through a
 /// `Dictionary` subscript copies the whole `SpaceState` (every view, map and
-/// download in it), and the node reads a field or two per message; this
-/// table yields each state in place instead. A node serves a handful of
-/// spaces, so a linear scan beats hashing the key.
+/// download in it), and so does an `Array`'s getter; the node reads a field
+/// or two per message. So each state lives in a box the table yields in
+/// place, copied on write when a copy of the table shares it. A node serves
+/// a handful of spaces, so a linear scan beats hashing the key.
 struct SpaceTable: Sendable {
-    private var entries: [(key: DiscoveryKey, state: SpaceState?)] = []
+    /// One state, behind a pointer: `pointee` is addressed, so reads borrow
+    /// it where a class's stored property would be copied out. Shared between
+    /// copies of the table until one of them writes.
+    private final class Box: @unchecked Sendable {
+        // Optional so the subscript can yield it as is (a state wrapped on
+        // the way out would be a copy); nil only while a write removes it.
+        let state: UnsafeMutablePointer<SpaceState?>
+
+        init(_ value: SpaceState?) {
+            state = .allocate(capacity: 1)
+            state.initialize(to: value)
+        }
+
+        deinit {
+            state.deinitialize(count: 1)
+            state.deallocate()
+        }
+    }
+
+    private var entries: [(key: DiscoveryKey, box: Box)] = []
+
+    /// What reading a key the table lacks yields. Never written.
+    private nonisolated(unsafe) static let absent: UnsafeMutablePointer<SpaceState?> = {
+        let pointer = UnsafeMutablePointer<SpaceState?>.allocate(capacity: 1)
+        pointer.initialize(to: nil)
+        return pointer
+    }()
 
     private func position(of key: DiscoveryKey) -> Int? { entries.firstIndex { $0.key == key } }
 
     subscript(key: DiscoveryKey) -> SpaceState? {
+        // One yield, so callers inline the read and borrow the state through
+        // a method call; with two, `spaces[key]!.method()` copied it first.
         _read {
-            if let i = position(of: key) { yield entries[i].state } else { yield nil }
+            let state = position(of: key).map { entries[$0].box.state } ?? Self.absent
+            yield state.pointee
         }
         _modify {
             if let i = position(of: key) {
-                yield &entries[i].state
-                if entries[i].state == nil { entries.remove(at: i) }
+                if !isKnownUniquelyReferenced(&entries[i].box) { entries[i].box = Box(entries[i].box.state.pointee) }
+                yield &entries[i].box.state.pointee
+                if entries[i].box.state.pointee == nil { entries.remove(at: i) }
             } else {
                 var added: SpaceState?
                 yield &added
-                if let added { entries.append((key, added)) }
+                if let added { entries.append((key, Box(added))) }
             }
         }
     }
@@ -172,11 +203,10 @@ struct SpaceTable: Sendable {
     /// Whether the node serves `key`.
     func contains(_ key: DiscoveryKey) -> Bool { position(of: key) != nil }
 
-    /// Reads a space in place. Outside a mutating method the subscript's
-    /// read copies the value it yields; this does not.
+    /// Reads a space in place (as the subscript's read does).
     func read<R>(_ key: DiscoveryKey, _ body: (borrowing SpaceState) -> R) -> R? {
         guard let i = position(of: key) else { return nil }
-        switch entries[i].state {
+        switch entries[i].box.state.pointee {
         case .some(let state): return body(state)
         case .none: return nil
         }
@@ -188,6 +218,6 @@ struct SpaceTable: Sendable {
 
     mutating func removeValue(forKey key: DiscoveryKey) -> SpaceState? {
         guard let i = position(of: key) else { return nil }
-        return entries.remove(at: i).state
+        return entries.remove(at: i).box.state.pointee
     }
 }
