@@ -146,6 +146,7 @@ import SheafReplica
 
     // MARK: Driving the host
 
+    @inline(__always)  // into each handler: one actor hop fewer per event
     func handle(_ input: NodeInput, _ io: SimIO) async {
         guard let host else { return }
         clock.now = io.now

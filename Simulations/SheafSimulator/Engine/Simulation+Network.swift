@@ -86,23 +86,27 @@ extension Simulation {
 
     func deliver(_ packet: Packet) async {
         guard passes(packet) else { return }
-        let (from, to) = (packet.from, packet.to)
         if packet.isClose {
-            await closeEnd(of: to, toward: from, connection: packet.connection)
-            return
+            await closeEnd(of: packet.to, toward: packet.from, connection: packet.connection)
+        } else {
+            await receiver(of: packet).received(packet.bytes, from: SimNodeID(packet.from), io(packet.to))
         }
+    }
+
+    /// Records a data packet's delivery; returns the host to hand it to.
+    func receiver(of packet: Packet) -> any SimHost {
+        let (from, to) = (packet.from, packet.to)
         trace.record(now.nanoseconds, .deliver, node: to, peer: from, value: UInt64(packet.bytes.count))
         trace.append(packet.bytes)
         nodes[to].stats.messagesReceived += 1
         nodes[to].stats.bytesReceived += packet.bytes.count
         nodes[to].stats.eventsProcessed += 1
-        let host = nodes[to].host
-        await host.received(packet.bytes, from: SimNodeID(from), io(to))
+        return nodes[to].host
     }
 
     /// Whether a packet may go on: the receiver's end of its connection is
     /// still open and no partition lies between. Counts the drop if not.
-    private func passes(_ packet: Packet) -> Bool {
+    func passes(_ packet: Packet) -> Bool {
         let (from, to) = (packet.from, packet.to)
         if nodes[to].links[from]?.connection != packet.connection {
             if !packet.isClose { drop(packet, \.droppedClosed) }

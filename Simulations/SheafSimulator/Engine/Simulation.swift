@@ -207,10 +207,29 @@ public enum SimRunStatus: Hashable, Sendable {
                 guard let entry = queue.pop() else { return .quiet }
                 now = NodeTime(nanoseconds: entry.time)
                 eventsProcessed += 1
-                // Arrivals, a third of all events, reach no host: no async call.
-                if case .arrive(let packet) = entry.payload { arrive(packet) } else { await process(entry.payload) }
+                // The common events go straight to their host from here: each
+                // async layer between costs an executor check on the way in
+                // and out, and arrivals (a third of all events) reach no host.
+                switch entry.payload {
+                case .arrive(let packet):
+                    arrive(packet)
+                case .deliver(let packet) where !packet.isClose:
+                    if passes(packet) { await receiver(of: packet).received(packet.bytes, from: SimNodeID(packet.from), io(packet.to)) }
+                case .timer(let node, let epoch, let token, let generation):
+                    if let host = timerHost(node, epoch: epoch, token: token, generation: generation) { await host.timerFired(token, io(node)) }
+                case let event:
+                    await process(event)
+                }
             }
         }
+    }
+
+    /// The host a timer fires on, if it is still armed (and records it).
+    private func timerHost(_ node: Int, epoch: UInt32, token: UInt64, generation: UInt32) -> (any SimHost)? {
+        guard nodes[node].alive, nodes[node].epoch == epoch, nodes[node].timerGenerations[token] ?? 0 == generation else { return nil }
+        trace.record(now.nanoseconds, .timer, node: node, value: token)
+        nodes[node].stats.eventsProcessed += 1
+        return nodes[node].host
     }
 
     private func process(_ event: SimEvent) async {
@@ -222,13 +241,9 @@ public enum SimRunStatus: Hashable, Sendable {
             nodes[node].stats.eventsProcessed += 1
             await nodes[node].host.start(io(node))
         case .timer(let node, let epoch, let token, let generation):
-            guard nodes[node].alive, nodes[node].epoch == epoch,
-                  nodes[node].timerGenerations[token] ?? 0 == generation else { return }
-            trace.record(time, .timer, node: node, value: token)
-            nodes[node].stats.eventsProcessed += 1
-            await nodes[node].host.timerFired(token, io(node))
+            if let host = timerHost(node, epoch: epoch, token: token, generation: generation) { await host.timerFired(token, io(node)) }
         case .arrive(let packet):
-            arrive(packet)  // the loop takes these itself
+            arrive(packet)
         case .deliver(let packet):
             await deliver(packet)
         case .handshake(let from, let to, let epoch, let deadline):

@@ -29,8 +29,10 @@ extension Duration {
 
     /// Whole nanoseconds, saturating at zero for negative durations.
     public var nanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        guard seconds >= 0 else { return 0 }
-        return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
+        // Under 2⁶⁴ attoseconds (18 s), the common case: one 64-bit division
+        // (`components` divides 128-bit numbers, twice).
+        if _high == 0 { return _low / 1_000_000_000 }
+        guard _high > 0 else { return 0 }
+        return UInt64(clamping: attoseconds / 1_000_000_000)
     }
 }
