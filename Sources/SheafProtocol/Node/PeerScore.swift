@@ -57,9 +57,12 @@ struct PeerScores {
     /// Counts a frame; true when the peer exceeded its rate in this second.
     mutating func countFrame(from peer: PublicKey, now: NodeTime) -> Bool {
         if now.since(window.start) >= .seconds(1) { window = (now, [:]) }
-        let count = (window.counts[peer] ?? 0) + 1
-        window.counts[peer] = count
-        return count == config.maxFramesPerSecond + 1
+        // Counted in place: one lookup per frame.
+        func increment(_ count: inout Int) -> Int {
+            count += 1
+            return count
+        }
+        return increment(&window.counts[peer, default: 0]) == config.maxFramesPerSecond + 1
     }
 
     /// Moves every score toward zero and forgets expired bans.
