@@ -124,6 +124,24 @@ import Testing
         #expect(network.ingested(by: stranger).isEmpty)
     }
 
+    /// Spaces sit in shared boxes until written: a copy of a node must still
+    /// change on its own, and the original must not see it.
+    @Test func aCopiedNodeKeepsItsOwnSpaceState() throws {
+        let fake = FakePeer(seed: 716)
+        let held = try batches(3)
+        var (node, _) = nodeWithFakePeer(fake, holding: Array(held.prefix(1)))
+        var copy = node
+        _ = copy.handle(.appended(discovery, held[1]), now: .seconds(1))
+        #expect(copy.storedFrontier(of: discovery)?.seq(of: space) == 6)
+        #expect(node.storedFrontier(of: discovery)?.seq(of: space) == 3)
+        // And the other way round, with the copy still holding its own state.
+        _ = node.handle(.spaceClosed(discovery), now: .seconds(1))
+        #expect(node.storedFrontier(of: discovery) == nil)
+        #expect(copy.storedFrontier(of: discovery)?.seq(of: space) == 6)
+        _ = copy.handle(.appended(discovery, held[2]), now: .seconds(2))
+        #expect(copy.storedFrontier(of: discovery)?.seq(of: space) == 9)
+    }
+
     // MARK: Broadcast and anti-entropy
 
     @Test func anAppendedBatchReachesTheOtherNodes() throws {
