@@ -207,11 +207,10 @@ extension ProtocolNode {
 
     mutating func antiEntropyRound(in key: DiscoveryKey) {
         // Channels whose opening answer never came (lost): ask again.
-        for node in sessions.keys.sorted() where sessions[node]?.openedByUs.contains(key) == true
-            && sessions[node]?.openedByThem.contains(key) == false {
-            if let session = sessions[node], let space = spaces[key] {
-                sendFrame(.open(OpenSpace(space: space.space, session: session.session, sender: identity)), to: node)
-            }
+        for node in sessions.keys.sorted() {
+            guard let session = peerSession(node, { $0.openedByUs.contains(key) && !$0.openedByThem.contains(key) ? $0.session : nil }),
+                  let space = spaces.read(key, { $0.space }) else { continue }
+            sendFrame(.open(OpenSpace(space: space, session: session, sender: identity)), to: node)
         }
         let active = neighbours(of: key)
         // Frontiers are small: every neighbour hears ours every round, so a

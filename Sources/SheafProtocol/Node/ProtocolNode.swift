@@ -35,6 +35,11 @@ public struct ProtocolNode: Sendable {
         var queuedCount = 0
     }
 
+    /// Reads from a peer's session. Inside a mutating method, reading
+    /// `sessions[peer]?.field` copies the whole session (its sets and queues)
+    /// out of the dictionary first; a non-mutating method borrows it.
+    func peerSession<R>(_ peer: PublicKey, _ read: (PeerSession) -> R?) -> R? { sessions[peer].flatMap(read) }
+
     public init(identity: PublicKey, config: NodeConfig = NodeConfig(), seed: UInt64) {
         self.identity = identity
         self.config = config
@@ -193,7 +198,7 @@ public struct ProtocolNode: Sendable {
     /// Sends on a space channel, connecting and opening it first if needed.
     mutating func sendSpace(_ message: SpaceMessage, in key: DiscoveryKey, to address: PeerAddress) {
         if sessions[address.node] != nil {
-            if sessions[address.node]?.address == nil { sessions[address.node]?.address = address }
+            if peerSession(address.node, { $0.address == nil }) == true { sessions[address.node]?.address = address }
             sendSpace(message, in: key, to: address.node)
             return
         }
@@ -272,7 +277,7 @@ public struct ProtocolNode: Sendable {
             if let dropped = sessions[peer]?.queued.removeValue(forKey: key) { sessions[peer]?.queuedCount -= dropped.count }
             peerLeft(sessions[peer]?.address ?? PeerAddress(node: peer, endpoint: ""), in: key)
         case .space(let key, let message):
-            guard sessions[peer]?.openedByThem.contains(key) == true, spaces.contains(key) else {
+            guard peerSession(peer, { $0.openedByThem.contains(key) }) == true, spaces.contains(key) else {
                 charge(peer, .unsolicited, "traffic on \(key) before its channel was opened")
                 return
             }
@@ -281,8 +286,7 @@ public struct ProtocolNode: Sendable {
     }
 
     mutating func channelOpened(_ open: OpenSpace, by peer: PublicKey) {
-        guard let index = sessions.index(forKey: peer) else { return }
-        let session = sessions.values[index].session
+        guard let index = sessions.index(forKey: peer), let session = peerSession(peer, \.session) else { return }
         guard let space = spaces.read(open.discovery, { $0.space }) else {
             sendFrame(.close(open.discovery, reason: .unknownSpace), to: peer)
             return
@@ -309,7 +313,7 @@ public struct ProtocolNode: Sendable {
     mutating func receivedSpace(_ message: SpaceMessage, in key: DiscoveryKey, from peer: PublicKey) {
         switch message {
         case .overlay(let message):
-            let address = sessions[peer]?.address ?? PeerAddress(node: peer, endpoint: "")
+            let address = peerSession(peer, \.address) ?? PeerAddress(node: peer, endpoint: "")
             let out = spaces[key]!.overlay.receive(message, from: address, rng: &rng)
             apply(out, in: key)
         case .broadcast(let message): receivedBroadcast(message, in: key, from: peer)
