@@ -79,7 +79,7 @@ extension ProtocolNode {
     /// also to stream the newest snapshot, which saves the round trips of
     /// asking for chunks. Asked once per instant.
     mutating func askForOffers(in key: DiscoveryKey, to peer: PeerAddress) {
-        guard case .joining(var joining) = spaces[key]?.phase, joining.askedAt[peer.node] != now else { return }
+        guard case .joining(var joining) = spaces.read(key, { $0.phase }), joining.askedAt[peer.node] != now else { return }
         joining.askedAt[peer.node] = now
         let stream = joining.streamer == nil
         if stream { joining.streamer = peer.node }
@@ -146,7 +146,7 @@ extension ProtocolNode {
     /// is in. Whether its signer may be trusted is decided before installing:
     /// that needs the genesis feed, which arrives meanwhile.
     mutating func chooseSnapshot(in key: DiscoveryKey) {
-        guard case .joining(var joining) = spaces[key]?.phase, joining.download == nil, joining.complete == nil,
+        guard case .joining(var joining) = spaces.read(key, { $0.phase }), joining.download == nil, joining.complete == nil,
               joining.installing == nil else { return }
         let space = spaces[key]!
         let candidates = joining.offers.values.filter { candidate in
@@ -183,7 +183,7 @@ extension ProtocolNode {
     /// Joining without any offer after a while (the space has no snapshot
     /// yet, or no neighbour serves one): replay instead.
     mutating func joiningRound(in key: DiscoveryKey) {
-        guard case .joining(var joining) = spaces[key]?.phase else { return }
+        guard case .joining(var joining) = spaces.read(key, { $0.phase }) else { return }
         joining.rounds += 1
         let idle = joining.offers.isEmpty && joining.download == nil && joining.complete == nil && joining.installing == nil
         spaces[key]!.phase = .joining(joining)
@@ -273,7 +273,7 @@ extension ProtocolNode {
 
     /// Sends the next chunk requests, or moves a complete download on.
     mutating func pumpDownload(in key: DiscoveryKey) {
-        guard case .joining(var joining) = spaces[key]?.phase, var download = joining.download else { return }
+        guard case .joining(var joining) = spaces.read(key, { $0.phase }), var download = joining.download else { return }
         if download.isComplete {
             joining.download = nil
             joining.complete = download
@@ -292,7 +292,7 @@ extension ProtocolNode {
     /// Installs a complete download once the genesis feed has caught up with
     /// the snapshot's (so membership is known) and the trust policy accepts it.
     mutating func installIfTrusted(in key: DiscoveryKey) {
-        guard case .joining(var joining) = spaces[key]?.phase, let complete = joining.complete else { return }
+        guard case .joining(var joining) = spaces.read(key, { $0.phase }), let complete = joining.complete else { return }
         let space = spaces[key]!
         let manifest = complete.manifest
         guard space.stored.seq(of: space.space) >= manifest.frontier.seq(of: space.space) else { return }
@@ -316,7 +316,7 @@ extension ProtocolNode {
 
     /// Expires late requests (manifest or chunks) and retries elsewhere.
     mutating func chunkCheck(in key: DiscoveryKey) {
-        guard case .joining(var joining) = spaces[key]?.phase else { return }
+        guard case .joining(var joining) = spaces.read(key, { $0.phase }) else { return }
         if let request = joining.manifestRequest, request.deadline <= now {
             joining.manifestRequest = nil
             joining.offers[request.id]?.peers.remove(request.peer)
@@ -342,7 +342,7 @@ extension ProtocolNode {
     }
 
     mutating func installed(_ manifest: Hash, error: String?, in key: DiscoveryKey) {
-        guard case .joining(var joining) = spaces[key]?.phase, joining.installing == manifest else { return }
+        guard case .joining(var joining) = spaces.read(key, { $0.phase }), joining.installing == manifest else { return }
         joining.installing = nil
         if error != nil {
             joining.rejected.insert(manifest)

@@ -170,7 +170,7 @@ extension ProtocolNode {
         do {
             let batch = try RangeVerifier.verify(encodedRange: range, from: anchor, feed: feed, maxEntries: FeedLimits.maxRangeEntries)
             checkFork(batch.head, in: key, from: peer)
-            guard spaces[key]?.forked[feed] == nil else { return nil }
+            guard spaces.read(key, { $0.forked[feed] != nil }) != true else { return nil }
             return batch
         } catch {
             switch error.code {
@@ -233,7 +233,7 @@ extension ProtocolNode {
             sendSpace(.sync(.frontier(spaces[key]!.stored)), in: key, to: peer)
         }
         planRanges(in: key)
-        if case .joining = spaces[key]?.phase { chunkCheck(in: key) }
+        if case .joining = spaces.read(key, { $0.phase }) { chunkCheck(in: key) }
     }
 
     mutating func sendFrontier(in key: DiscoveryKey, to peer: PublicKey) {
@@ -254,7 +254,7 @@ extension ProtocolNode {
     }
 
     mutating func scheduleFrontierPush(in key: DiscoveryKey) {
-        guard spaces[key]?.frontierPushScheduled == false else { return }
+        guard spaces.read(key, { $0.frontierPushScheduled }) == false else { return }
         spaces[key]!.frontierPushScheduled = true
         outputs.append(.schedule(.frontierPush(key), after: config.frontierPushDelay))
     }

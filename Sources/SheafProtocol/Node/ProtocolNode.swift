@@ -213,16 +213,19 @@ public struct ProtocolNode: Sendable {
     }
 
     mutating func sendSpace(_ message: SpaceMessage, in key: DiscoveryKey, to node: PublicKey) {
-        // Through the index: one lookup, and the session is changed in place.
-        guard let index = sessions.index(forKey: node), let space = spaces.read(key, { $0.space }) else { return }
+        // Changed in place through its index (reading through the index
+        // would copy the session: `peerSession` borrows it).
+        guard let index = sessions.index(forKey: node), let space = spaces.read(key, { $0.space }),
+              let (session, opened, queued) = peerSession(node, { ($0.session, $0.openedByThem.contains(key), $0.queuedCount) })
+        else { return }
         if sessions.values[index].openedByUs.insert(key).inserted {
-            sendFrame(.open(OpenSpace(space: space, session: sessions.values[index].session, sender: identity)), to: node)
+            sendFrame(.open(OpenSpace(space: space, session: session, sender: identity)), to: node)
         }
         // Requests may go before the peer proved it knows the space: they
         // reveal nothing, and its answers wait for its proof anyway.
-        if sessions.values[index].openedByThem.contains(key) || message.revealsNothing {
+        if opened || message.revealsNothing {
             sendFrame(.space(key, message), to: node)
-        } else if sessions.values[index].queuedCount < config.maxQueuedPerPeer {
+        } else if queued < config.maxQueuedPerPeer {
             sessions.values[index].queued[key, default: []].append(message)
             sessions.values[index].queuedCount += 1
         }
