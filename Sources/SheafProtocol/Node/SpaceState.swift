@@ -218,6 +218,8 @@ struct SpaceTable: Sendable {
 
     mutating func removeValue(forKey key: DiscoveryKey) -> SpaceState? {
         guard let i = position(of: key) else { return nil }
-        return entries.remove(at: i).box.state.pointee
+        // The box frees the state when it goes: read it while holding the box.
+        let box = entries.remove(at: i).box
+        return withExtendedLifetime(box) { box.state.pointee }
     }
 }
