@@ -85,6 +85,8 @@ extension ProtocolNode {
         if stream { joining.streamer = peer.node }
         spaces[key]!.phase = .joining(joining)
         sendSpace(.snapshot(stream ? .requestSnapshot : .requestOffers), in: key, to: peer)
+        // `chooseSnapshot` waits this long for the streamer's offers.
+        if stream { outputs.append(.schedule(.chunkCheck(key), after: config.requestTimeout)) }
     }
 
     /// Manifests whose audit a node remembers, at most (offers are untrusted input).
@@ -121,11 +123,22 @@ extension ProtocolNode {
             // The manifest of the first (newest) offer follows the offers:
             // wait for it rather than ask. The streamer streams that one.
             if let first = offers.first, !joining.rejected.contains(first.manifest) {
-                if peer == joining.streamer && joining.streamedManifest == nil { joining.streamedManifest = first.manifest }
+                if peer == joining.streamer && joining.streamedManifest == nil {
+                    joining.streamedManifest = first.manifest
+                    // Downloading already (the streamer answered late): its
+                    // stream is coming anyway, so take the chunks from it.
+                    if joining.download?.manifestID == first.manifest && joining.download?.streamer == nil {
+                        joining.download?.stream(from: peer, now: now, timeout: config.chunkTimeout)
+                        outputs.append(.schedule(.chunkCheck(key), after: config.chunkTimeout))
+                    }
+                }
                 if joining.manifests[first.manifest] == nil && joining.manifestRequest == nil {
                     joining.manifestRequest = (first.manifest, peer, now + config.requestTimeout)
                     outputs.append(.schedule(.chunkCheck(key), after: config.requestTimeout))
                 }
+            } else if peer == joining.streamer && joining.streamedManifest == nil {
+                // Nothing (acceptable) to stream: stop waiting for it.
+                joining.streamer = nil
             }
             spaces[key]!.phase = .joining(joining)
             chooseSnapshot(in: key)
@@ -148,6 +161,13 @@ extension ProtocolNode {
     mutating func chooseSnapshot(in key: DiscoveryKey) {
         guard case .joining(var joining) = spaces[key]?.phase, joining.download == nil, joining.complete == nil,
               joining.installing == nil else { return }
+        // The neighbour asked to stream sends its offers first, then every
+        // chunk unasked. Until they come (for `requestTimeout` at most),
+        // asking others for chunks would fetch the snapshot twice.
+        if let streamer = joining.streamer, joining.streamedManifest == nil,
+           let asked = joining.askedAt[streamer], now < asked + config.requestTimeout {
+            return
+        }
         let space = spaces[key]!
         let candidates = joining.offers.values.filter { candidate in
             !joining.rejected.contains(candidate.offer.manifest) && !candidate.peers.isEmpty
@@ -241,50 +261,54 @@ extension ProtocolNode {
     // MARK: Chunks
 
     mutating func receivedChunk(_ id: Hash, _ compressed: [UInt8], in key: DiscoveryKey, from peer: PublicKey) {
-        guard case .joining(var joining) = spaces[key]!.phase else { return }
-        guard var download = joining.download else {
-            if joining.early.count < Self.maxEarlyChunks * 4 { joining.early[id] = (peer, compressed) }
-            spaces[key]!.phase = .joining(joining)
-            return
-        }
-        let outcome = download.received(id, compressed: compressed, from: peer, now: now)
-        joining.download = download
-        spaces[key]!.phase = .joining(joining)
+        let now = now
+        let outcome: ChunkDownload.Outcome? = spaces[key]!.updateJoining { joining in
+            guard joining.download != nil else {
+                if joining.early.count < Self.maxEarlyChunks * 4 { joining.early[id] = (peer, compressed) }
+                return nil
+            }
+            return joining.download?.received(id, compressed: compressed, from: peer, now: now)
+        } ?? nil
         switch outcome {
-        case .accepted:
+        case .accepted?:
             reportProgress(in: key)
-        case .rejected(let why):
+        case .rejected(let why)?:
             charge(peer, .badChunk, why)
-        case .unexpected:
+        case .unexpected?, nil:
             return
         }
         pumpDownload(in: key)
     }
 
     mutating func reportProgress(in key: DiscoveryKey) {
-        guard case .joining(var joining) = spaces[key]!.phase, let download = joining.download else { return }
-        let step = max(1, download.chunksTotal / 50)
-        guard download.chunksDone - joining.lastProgress >= step || download.isComplete else { return }
-        joining.lastProgress = download.chunksDone
-        spaces[key]!.phase = .joining(joining)
-        outputs.append(.event(.bootstrapProgress(key, chunksDone: download.chunksDone, chunksTotal: download.chunksTotal,
-                                                 bytesDone: download.bytesDone, bytesTotal: download.bytesTotal)))
+        let event: NodeEvent? = spaces[key]!.updateJoining { joining in
+            guard let download = joining.download else { return nil }
+            let step = max(1, download.chunksTotal / 50)
+            guard download.chunksDone - joining.lastProgress >= step || download.isComplete else { return nil }
+            joining.lastProgress = download.chunksDone
+            return .bootstrapProgress(key, chunksDone: download.chunksDone, chunksTotal: download.chunksTotal,
+                                      bytesDone: download.bytesDone, bytesTotal: download.bytesTotal)
+        } ?? nil
+        if let event { outputs.append(.event(event)) }
     }
 
     /// Sends the next chunk requests, or moves a complete download on.
     mutating func pumpDownload(in key: DiscoveryKey) {
-        guard case .joining(var joining) = spaces[key]?.phase, var download = joining.download else { return }
-        if download.isComplete {
-            joining.download = nil
-            joining.complete = download
-            spaces[key]!.phase = .joining(joining)
+        let (now, config) = (now, config)
+        let requests: [(PublicKey, [Hash])]? = spaces[key]?.updateJoining { joining in
+            guard let isComplete = joining.download?.isComplete else { return [] }
+            if isComplete {
+                joining.complete = joining.download
+                joining.download = nil
+                return nil
+            }
+            return joining.download?.nextRequests(now: now, timeout: config.chunkTimeout, window: config.chunkWindow,
+                                                  perRequest: config.chunksPerRequest) ?? []
+        } ?? []
+        guard let requests else {
             installIfTrusted(in: key)
             return
         }
-        let requests = download.nextRequests(now: now, timeout: config.chunkTimeout, window: config.chunkWindow,
-                                             perRequest: config.chunksPerRequest)
-        joining.download = download
-        spaces[key]!.phase = .joining(joining)
         for (peer, ids) in requests { sendSpace(.snapshot(.requestChunks(ids)), in: key, to: peer) }
         if !requests.isEmpty { outputs.append(.schedule(.chunkCheck(key), after: config.chunkTimeout)) }
     }
@@ -325,7 +349,11 @@ extension ProtocolNode {
             chooseSnapshot(in: key)
             return
         }
-        guard var download = joining.download else { return }
+        guard var download = joining.download else {
+            // Perhaps the wait for the streamer's offers is over.
+            chooseSnapshot(in: key)
+            return
+        }
         let late = download.expire(now: now)
         if download.isStalled {
             // No one left to serve it: choose again.

@@ -157,10 +157,11 @@ public struct ProtocolNode: Sendable {
         let overlayOut = spaces[key]!.overlay.holds(address) ? spaces[key]!.overlay.peerFailed(address, rng: &rng) : []
         let broadcastOut = spaces[key]!.broadcast.neighborDown(address.node)
         spaces[key]!.planner.peerGone(address.node)
-        if case .joining(var joining) = spaces[key]!.phase {
+        spaces[key]!.updateJoining { joining in
             joining.download?.removeSource(address.node)
             for id in Array(joining.offers.keys) { joining.offers[id]?.peers.remove(address.node) }
-            spaces[key]!.phase = .joining(joining)
+            // A stream that will not come is not waited for (see `chooseSnapshot`).
+            if joining.streamer == address.node && joining.streamedManifest == nil { joining.streamer = nil }
         }
         apply(overlayOut, in: key)
         apply(broadcastOut, in: key)

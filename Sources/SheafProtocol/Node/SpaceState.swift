@@ -86,6 +86,17 @@ struct SpaceState {
         phase = local.trust != .replay && empty && !local.writesGenesis ? .joining(Joining()) : .live
     }
 
+    /// Changes the joining state in place; nil when live. Copying it out of
+    /// `phase` and back would leave two references to the download's
+    /// buffers, so its first change would copy them all: once per chunk,
+    /// which made a download quadratic in its chunk count.
+    mutating func updateJoining<R>(_ body: (inout Joining) -> R) -> R? {
+        guard case .joining(var joining) = phase else { return nil }
+        phase = .live
+        defer { phase = .joining(joining) }
+        return body(&joining)
+    }
+
     var isJoining: Bool {
         if case .joining = phase { return true }
         return false

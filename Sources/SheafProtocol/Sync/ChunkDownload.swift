@@ -116,7 +116,9 @@ struct ChunkDownload {
 
     /// A chunk arrived: verify it; an index chunk queues the leaves it names.
     mutating func received(_ id: Hash, compressed: [UInt8], from peer: PublicKey, now: NodeTime) -> Outcome {
-        guard let item = requested[id], item.peer == peer else { return .unexpected }
+        // The streamer sends everything: a chunk asked of another neighbour
+        // before the stream began is taken from whichever copy comes first.
+        guard let item = requested[id], item.peer == peer || peer == streamer else { return .unexpected }
         if peer == streamer { streamProgress = max(streamProgress, now) }
         release(id)
         let outcome = take(item.ref, compressed)
