@@ -155,6 +155,23 @@ import Testing
         for id in ids(first) { #expect(retry.filter { $0.1.contains(id) }.map(\.0) == [q]) }
     }
 
+    @Test func aBusyPeerIsWaitedForUntilItFallsSilent() throws {
+        let snap = try snapshot()
+        var download = ChunkDownload(manifest: snap.manifest, sources: [p, q])
+        let first = download.nextRequests(now: .zero, timeout: .seconds(5), window: 2, perRequest: 10)
+        #expect(Set(first.map(\.0)) == [p, q])
+        // Past the deadline, p is still sending (so it is waited for, with another timeout); q is not.
+        var waits: [(PublicKey, NodeTime)] = []
+        let late = download.expire(now: .seconds(5), timeout: .seconds(5)) { peer, since in
+            waits.append((peer, since))
+            return peer == p
+        }
+        #expect(late == [q])
+        #expect(waits.allSatisfy { $0.1 == .zero })
+        #expect(download.expire(now: NodeTime(nanoseconds: 9_999_999_999), timeout: .seconds(5)).isEmpty)
+        #expect(download.expire(now: .seconds(10), timeout: .seconds(5)) == [p])
+    }
+
     @Test func aChunkEveryoneFailedIsAskedAgain() throws {
         let snap = try snapshot()
         var download = ChunkDownload(manifest: snap.manifest, sources: [p])

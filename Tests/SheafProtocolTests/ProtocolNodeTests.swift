@@ -172,6 +172,30 @@ import Testing
         #expect(network.nodes[b].counters.deliveries == 0)
     }
 
+    @Test func aRangeFromAPeerStillSendingIsWaitedForThenAskedAgain() throws {
+        let fake = FakePeer(seed: 730)
+        var (node, _) = nodeWithFakePeer(fake)
+        _ = node.handle(fake.open(space), now: .zero)
+        // The peer holds entries this node lacks: a range is asked of it.
+        var claimed = Frontier()
+        claimed.advance(space, to: try batches(1, entries: 50)[0].head.anchor)
+        let asked = node.handle(fake.space(space, .sync(.frontier(claimed))), now: .zero)
+        let timeout = try #require(asked.compactMap { output -> (NodeTimer, Duration)? in
+            if case .schedule(let timer, let after) = output, case .rangeTimeout = timer { (timer, after) } else { nil }
+        }.first)
+        #expect(asked.sent(to: fake.identity).contains { if case .space(_, .sync(.request)) = $0 { true } else { false } })
+        // It keeps sending (a backlog of other answers): when the timeout
+        // fires, the request is given more time, nobody is charged.
+        let due = NodeTime.zero + timeout.1
+        _ = node.handle(fake.frame(.ping(nonce: 1)), now: NodeTime(nanoseconds: due.nanoseconds - 100_000_000))
+        let waited = node.handle(.timerFired(timeout.0), now: due)
+        #expect(waited.charges(of: fake.identity).isEmpty)
+        #expect(waited.contains { if case .schedule(timeout.0, _) = $0 { true } else { false } })
+        // Silent for a whole timeout: the request lapses and the peer is charged.
+        let lapsed = node.handle(.timerFired(timeout.0), now: due + NodeConfig().requestTimeout)
+        #expect(lapsed.charges(of: fake.identity) == [.unresponsive])
+    }
+
     @Test func twoHeadsAtOneSeqAreAFork() throws {
         var network = NodeNetwork()
         let a = network.addNode(seed: 750), b = network.addNode(seed: 751)

@@ -126,8 +126,11 @@ extension ProtocolNode {
                 if peer == joining.streamer && joining.streamedManifest == nil {
                     joining.streamedManifest = first.manifest
                     // Downloading already (the streamer answered late): its
-                    // stream is coming anyway, so take the chunks from it.
-                    if joining.download?.manifestID == first.manifest && joining.download?.streamer == nil {
+                    // stream is coming anyway, so take the chunks from it. A
+                    // snapshot of the same state root (another signer's, at
+                    // the same frontier) has the same chunks: ids are hashes.
+                    if let download = joining.download, download.streamer == nil,
+                       download.manifestID == first.manifest || download.manifest.stateRoot == first.stateRoot {
                         joining.download?.stream(from: peer, now: now, timeout: config.chunkTimeout)
                         outputs.append(.schedule(.chunkCheck(key), after: config.chunkTimeout))
                     }
@@ -174,7 +177,12 @@ extension ProtocolNode {
                 && !space.denounced.contains(candidate.offer.signer)
                 && (space.members.isEmpty || space.isMember(candidate.offer.signer))
         }.sorted { a, b in
-            a.offer.entryCount != b.offer.entryCount ? a.offer.entryCount > b.offer.entryCount : a.offer.manifest < b.offer.manifest
+            // Newest first; of equally new ones, the one being streamed (no
+            // second download), then by id.
+            if a.offer.entryCount != b.offer.entryCount { return a.offer.entryCount > b.offer.entryCount }
+            let streamed = joining.streamedManifest
+            if (a.offer.manifest == streamed) != (b.offer.manifest == streamed) { return a.offer.manifest == streamed }
+            return a.offer.manifest < b.offer.manifest
         }
         guard let best = candidates.first else { return }
         let id = best.offer.manifest
@@ -354,7 +362,7 @@ extension ProtocolNode {
             chooseSnapshot(in: key)
             return
         }
-        let late = download.expire(now: now)
+        let late = download.expire(now: now, timeout: config.chunkTimeout) { isBusy($0, waitingSince: $1) }
         if download.isStalled {
             // No one left to serve it: choose again.
             joining.rejected.insert(download.manifestID)

@@ -274,7 +274,7 @@ extension ProtocolNode {
         let stored = spaces[key]!.stored
         let planned = spaces[key]!.planner.plan(stored: stored, allowed: policy.accepts,
                                                 maxEntries: config.maxRangeEntries, window: config.rangeWindow,
-                                                entryWindow: config.rangeWindowEntries)
+                                                entryWindow: config.rangeWindowEntries, now: now)
         for item in planned {
             sendSpace(.sync(.request(item.request)), in: key, to: item.peer)
             let timeout = config.requestTimeout + config.rangeTimeoutPerEntry * Int(clamping: item.request.count)

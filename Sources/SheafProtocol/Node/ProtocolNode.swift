@@ -33,6 +33,8 @@ public struct ProtocolNode: Sendable {
         var openedByThem: Set<DiscoveryKey> = []
         var queued: [DiscoveryKey: [SpaceMessage]] = [:]
         var queuedCount = 0
+        /// When its last frame came.
+        var lastHeard = NodeTime.zero
     }
 
     public init(identity: PublicKey, config: NodeConfig = NodeConfig(), seed: UInt64) {
@@ -235,6 +237,7 @@ public struct ProtocolNode: Sendable {
 
     mutating func received(_ frame: [UInt8], from peer: PublicKey) {
         guard sessions[peer] != nil else { return }
+        sessions[peer]?.lastHeard = now
         if scores.countFrame(from: peer, now: now) {
             charge(peer, .flooding, "over \(config.scoring.maxFramesPerSecond) frames in a second")
             guard sessions[peer] != nil else { return }
@@ -353,8 +356,12 @@ public struct ProtocolNode: Sendable {
             guard spaces.contains(key) else { return }
             apply(spaces[key]!.broadcast.timerFired(timer, now: now), in: key)
         case .rangeTimeout(let key, let feed, let generation):
-            guard let space = spaces[key], space.planner.isOutstanding(feed, generation: generation),
-                  let (item, repeated) = spaces[key]!.planner.timedOut(feed) else { return }
+            guard let item = spaces[key]?.planner.outstanding[feed], item.generation == generation else { return }
+            if isBusy(item.peer, waitingSince: item.sentAt) {
+                outputs.append(.schedule(.rangeTimeout(key, feed: feed, generation: generation), after: config.requestTimeout))
+                return
+            }
+            guard let (item, repeated) = spaces[key]!.planner.timedOut(feed) else { return }
             // Charged once until heard from: a retry into a partition is not a new offence.
             if !repeated {
                 charge(item.peer, .unresponsive, "range \(feed.hex.prefix(8)) \(item.request.after)...\(item.request.through) timed out")
@@ -363,6 +370,14 @@ public struct ProtocolNode: Sendable {
         case .chunkCheck(let key):
             chunkCheck(in: key)
         }
+    }
+
+    /// Whether a late answer from `peer` is worth waiting for a while
+    /// longer: it sent something within `requestTimeout`, and the wait
+    /// since `since` is under `maxBusyWait`.
+    func isBusy(_ peer: PublicKey, waitingSince since: NodeTime) -> Bool {
+        guard let heard = sessions[peer]?.lastHeard else { return false }
+        return now.since(heard) < config.requestTimeout && now.since(since) < config.maxBusyWait
     }
 
     /// `interval` ± 10 %, from the node's seeded generator: neighbours' timers drift apart.
