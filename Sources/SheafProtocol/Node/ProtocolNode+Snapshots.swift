@@ -200,6 +200,8 @@ extension ProtocolNode {
             outputs.append(.event(.bootstrapChoseSnapshot(key, manifest: id, entries: manifest.frontier.entryCount,
                                                           bytes: manifest.compressedBytes)))
             pumpDownload(in: key)
+            // Its trust may need the genesis feed: fetch it meanwhile.
+            planRanges(in: key)
         } else if joining.manifestRequest == nil, let peer = best.peers.sorted().first {
             joining.manifestRequest = (id, peer, now + config.requestTimeout)
             spaces[key]!.phase = .joining(joining)
@@ -327,7 +329,7 @@ extension ProtocolNode {
         guard case .joining(var joining) = spaces[key]?.phase, let complete = joining.complete else { return }
         let space = spaces[key]!
         let manifest = complete.manifest
-        guard space.stored.seq(of: space.space) >= manifest.frontier.seq(of: space.space) else { return }
+        guard space.genesisAllowsInstalling(manifest) else { return }
         if Trust.accepts(manifest, policy: space.trust, space: space.space, members: space.members,
                          attestations: space.attestations[manifest.stateRoot] ?? [], denounced: space.denounced) {
             joining.complete = nil

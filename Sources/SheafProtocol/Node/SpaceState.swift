@@ -107,19 +107,41 @@ struct SpaceState {
 
     /// The fields `accepts` reads, copied out: the range planner applies the
     /// rule while the space itself is being changed.
-    var feedPolicy: FeedPolicy { FeedPolicy(space: space, members: members, forked: forked, joining: isJoining) }
+    var feedPolicy: FeedPolicy {
+        FeedPolicy(space: space, members: members, forked: forked, joining: isJoining, genesisWhileJoining: fetchesGenesisWhileJoining)
+    }
+
+    /// While joining, the genesis feed is fetched (to learn the members)
+    /// until the chosen snapshot may be installed as far as it is concerned.
+    var fetchesGenesisWhileJoining: Bool {
+        guard case .joining(let joining) = phase else { return false }
+        guard let manifest = joining.download?.manifest ?? joining.complete?.manifest else { return true }
+        return !genesisAllowsInstalling(manifest)
+    }
+
+    /// Whether the genesis feed lets `manifest` be installed: it reached the
+    /// snapshot's genesis seq (so the members are known), or, for a snapshot
+    /// the genesis key signed under `member` (no members needed), nothing of
+    /// it is stored yet: its log then continues from the snapshot. A creator
+    /// that writes its data to the genesis feed would otherwise make every
+    /// joiner fetch all of that before installing.
+    func genesisAllowsInstalling(_ manifest: SnapshotManifest) -> Bool {
+        let stored = stored.seq(of: space)
+        return stored >= manifest.frontier.seq(of: space) || stored == 0 && !Trust.needsMembers(manifest, policy: trust, space: space)
+    }
 
     struct FeedPolicy {
         let space: PublicKey
         let members: Set<PublicKey>
         let forked: [PublicKey: ForkProof]
         let joining: Bool
+        let genesisWhileJoining: Bool
 
         /// Not a forked feed, and a member's; while joining from a snapshot
-        /// only the genesis feed (it says who the members are).
+        /// at most the genesis feed (it says who the members are).
         func accepts(_ feed: PublicKey) -> Bool {
             guard forked[feed] == nil else { return false }
-            return joining ? feed == space : feed == space || members.contains(feed)
+            return joining ? feed == space && genesisWhileJoining : feed == space || members.contains(feed)
         }
     }
 

@@ -6,6 +6,13 @@ enum Trust {
     /// `members` are the writers the genesis feed admitted (the genesis key
     /// itself is always a member). Attestations must match the manifest's
     /// space, frontier and root and carry a valid signature to count.
+    /// Whether deciding on `manifest` needs the members the genesis feed
+    /// admitted: not for one the genesis key signed, under `member`.
+    static func needsMembers(_ manifest: SnapshotManifest, policy: TrustPolicy, space: PublicKey) -> Bool {
+        if case .member = policy, manifest.signer == space { return false }
+        return true
+    }
+
     static func accepts(_ manifest: SnapshotManifest, policy: TrustPolicy, space: PublicKey, members: Set<PublicKey>,
                         attestations: [Attestation], denounced: Set<PublicKey>) -> Bool {
         let isMember = { (key: PublicKey) in key == space || members.contains(key) }
