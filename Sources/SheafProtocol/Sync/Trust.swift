@@ -3,9 +3,6 @@ import SheafSnapshots
 
 /// Whether a space's trust policy lets a node install a manifest.
 enum Trust {
-    /// `members` are the writers the genesis feed admitted (the genesis key
-    /// itself is always a member). Attestations must match the manifest's
-    /// space, frontier and root and carry a valid signature to count.
     /// Whether deciding on `manifest` needs the members the genesis feed
     /// admitted: not for one the genesis key signed, under `member`.
     static func needsMembers(_ manifest: SnapshotManifest, policy: TrustPolicy, space: PublicKey) -> Bool {
@@ -13,6 +10,9 @@ enum Trust {
         return true
     }
 
+    /// `members` are the writers the genesis feed admitted (the genesis key
+    /// itself is always a member). Attestations must match the manifest's
+    /// space, frontier and root and carry a valid signature to count.
     static func accepts(_ manifest: SnapshotManifest, policy: TrustPolicy, space: PublicKey, members: Set<PublicKey>,
                         attestations: [Attestation], denounced: Set<PublicKey>) -> Bool {
         let isMember = { (key: PublicKey) in key == space || members.contains(key) }
