@@ -106,6 +106,4 @@ struct RangePlanner {
         timedOut[peer] = nil
         for (feed, item) in outstanding where item.peer == peer { finish(feed) }
     }
-
-    func isOutstanding(_ feed: PublicKey, generation: UInt64) -> Bool { outstanding[feed]?.generation == generation }
 }
