@@ -92,6 +92,16 @@ import Testing
         #expect(out.sent(to: fake.identity).isEmpty)
     }
 
+    @Test func aHelloOfAnotherVersionEndsTheSessionWithoutPenalty() {
+        let fake = FakePeer(seed: 716)
+        var (node, _) = nodeWithFakePeer(fake)
+        let hello = Hello(version: WireVersion.current + 1, address: PeerAddress(node: fake.identity, endpoint: "fake"))
+        let out = node.handle(fake.frame(.hello(hello)), now: .zero)
+        #expect(out.disconnects(fake.identity))
+        #expect(out.charges(of: fake.identity).isEmpty)
+        #expect(node.connectedPeers.isEmpty)
+    }
+
     @Test func anOpenForAnUnknownSpaceIsClosedWithoutPenalty() {
         let fake = FakePeer(seed: 714)
         var (node, _) = nodeWithFakePeer(fake)

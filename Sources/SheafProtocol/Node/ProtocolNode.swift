@@ -250,16 +250,19 @@ public struct ProtocolNode: Sendable {
         let message: WireMessage
         do { message = try WireCodec.decode(frame, limits: config.limits) } catch {
             counters.rejectedFrames += 1
+            // A hello of another version is no offence: the peer runs
+            // another build. The session ends without a penalty.
+            if case .unsupportedVersion = error.code {
+                disconnect(peer, reason: "\(error)")
+                return
+            }
             charge(peer, .malformedFrame, "\(error)")
             return
         }
         counters.count(message)
         switch message {
         case .hello(let hello):
-            guard hello.version == WireVersion.current else {
-                disconnect(peer, reason: "speaks protocol version \(hello.version), this node \(WireVersion.current)")
-                return
-            }
+            // Its version is this one: `decode` refuses any other.
             guard hello.address.node == peer else {
                 charge(peer, .badCapability, "hello names another node")
                 return
