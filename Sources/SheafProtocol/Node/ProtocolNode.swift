@@ -159,12 +159,7 @@ public struct ProtocolNode: Sendable {
         let overlayOut = spaces[key]!.overlay.holds(address) ? spaces[key]!.overlay.peerFailed(address, rng: &rng) : []
         let broadcastOut = spaces[key]!.broadcast.neighborDown(address.node)
         spaces[key]!.planner.peerGone(address.node)
-        spaces[key]!.updateJoining { joining in
-            joining.download?.removeSource(address.node)
-            for id in Array(joining.offers.keys) { joining.offers[id]?.peers.remove(address.node) }
-            // A stream that will not come is not waited for (see `chooseSnapshot`).
-            if joining.streamer == address.node && joining.streamedManifest == nil { joining.streamer = nil }
-        }
+        spaces[key]!.joining?.forget(address.node)
         apply(overlayOut, in: key)
         apply(broadcastOut, in: key)
         planRanges(in: key)

@@ -35,14 +35,12 @@ struct SpaceState {
     var lastShuffle = NodeTime.zero
     /// Where the node joined from: tried again whenever it has no neighbour.
     var contacts: [PeerAddress]
-    var phase: Phase
-
-    enum Phase {
-        /// Serving and catching up normally.
-        case live
-        /// Joining from a snapshot: collecting offers, downloading, installing.
-        case joining(Joining)
-    }
+    /// Joining from a snapshot: collecting offers, downloading, installing.
+    /// Nil once live (serving and catching up normally). An optional stored
+    /// property, so that `spaces[key]!.joining!.download!…` changes the
+    /// download in place: a copy taken out and written back would share the
+    /// download's tables, and its first change would copy them all.
+    var joining: Joining?
 
     struct Joining {
         var offers: [Hash: (offer: SnapshotOffer, peers: Set<PublicKey>)] = [:]
@@ -64,6 +62,26 @@ struct SpaceState {
         var askedAt: [PublicKey: NodeTime] = [:]
         var rounds = 0
         var lastProgress = 0
+
+        /// Nothing offered, nor anything under way.
+        var isIdle: Bool { offers.isEmpty && download == nil && complete == nil && installing == nil }
+
+        /// Notes who offers what; a neighbour that offers the snapshot being
+        /// downloaded serves its chunks too.
+        mutating func note(_ offered: [SnapshotOffer], from peer: PublicKey) {
+            for offer in offered where !rejected.contains(offer.manifest) {
+                offers[offer.manifest, default: (offer, [])].peers.insert(peer)
+                if download?.manifestID == offer.manifest { download?.addSource(peer) }
+            }
+        }
+
+        /// A neighbour is gone: it serves nothing now, and a stream it was
+        /// asked for will not come (see `ProtocolNode.chooseSnapshot`).
+        mutating func forget(_ peer: PublicKey) {
+            download?.removeSource(peer)
+            for id in Array(offers.keys) { offers[id]?.peers.remove(peer) }
+            if streamer == peer && streamedManifest == nil { streamer = nil }
+        }
     }
 
     init(local: LocalSpace, config: NodeConfig, me: PeerAddress) {
@@ -83,24 +101,10 @@ struct SpaceState {
         // A node that holds nothing of the space joins from a snapshot, unless
         // its policy is replay; one that holds anything catches up by anti-entropy.
         let empty = local.stored.isEmpty && local.snapshots.isEmpty
-        phase = local.trust != .replay && empty && !local.writesGenesis ? .joining(Joining()) : .live
+        joining = local.trust != .replay && empty && !local.writesGenesis ? Joining() : nil
     }
 
-    /// Changes the joining state in place; nil when live. Copying it out of
-    /// `phase` and back would leave two references to the download's
-    /// buffers, so its first change would copy them all: once per chunk,
-    /// which made a download quadratic in its chunk count.
-    mutating func updateJoining<R>(_ body: (inout Joining) -> R) -> R? {
-        guard case .joining(var joining) = phase else { return nil }
-        phase = .live
-        defer { phase = .joining(joining) }
-        return body(&joining)
-    }
-
-    var isJoining: Bool {
-        if case .joining = phase { return true }
-        return false
-    }
+    var isJoining: Bool { joining != nil }
 
     /// Whether entries of `feed` are fetched and accepted.
     func accepts(_ feed: PublicKey) -> Bool { feedPolicy.accepts(feed) }
@@ -114,7 +118,7 @@ struct SpaceState {
     /// While joining, the genesis feed is fetched (to learn the members)
     /// until the chosen snapshot may be installed as far as it is concerned.
     var fetchesGenesisWhileJoining: Bool {
-        guard case .joining(let joining) = phase else { return false }
+        guard let joining else { return false }
         guard let manifest = joining.download?.manifest ?? joining.complete?.manifest else { return true }
         return !genesisAllowsInstalling(manifest)
     }

@@ -72,6 +72,14 @@ struct ChunkDownload {
         streamTimeout = timeout
     }
 
+    /// Whether a stream of `offer` would bring this download's chunks while
+    /// nothing streams them: it is the same snapshot, or one of the same
+    /// state root (another signer's, at the same frontier), whose chunks are
+    /// the same since their ids are hashes.
+    func takesStream(of offer: SnapshotOffer) -> Bool {
+        streamer == nil && (manifestID == offer.manifest || manifest.stateRoot == offer.stateRoot)
+    }
+
     /// Forgets a neighbour; what it was asked goes back to the queue.
     mutating func removeSource(_ peer: PublicKey) {
         if streamer == peer { streamer = nil }
