@@ -14,7 +14,7 @@ extension ProtocolNode {
         switch message {
         case .requestOffers, .requestSnapshot:
             let offered = Array(spaces[key]!.snapshots.prefix(Self.maxOffers))
-            sendSpace(.snapshot(.offers(offered.map { Self.offer(for: $0.manifest) })), in: key, to: peer)
+            sendSpace(.snapshot(.offers(Array(spaces[key]!.offers.prefix(Self.maxOffers)))), in: key, to: peer)
             // Attestations of the offered roots first, then of any other root
             // (a joiner counts those towards a quorum for other offers).
             let offeredRoots = Set(offered.map(\.manifest.stateRoot))
@@ -34,8 +34,8 @@ extension ProtocolNode {
                 }
             }
         case .requestManifest(let id):
-            if let local = spaces[key]!.snapshots.first(where: { $0.manifest.id == id }) {
-                sendSpace(.snapshot(.manifest(local.manifest.encoded)), in: key, to: peer)
+            if let i = spaces[key]!.offers.firstIndex(where: { $0.manifest == id }) {
+                sendSpace(.snapshot(.manifest(spaces[key]!.snapshots[i].manifest.encoded)), in: key, to: peer)
             }
         case .requestChunks(let ids):
             outputs.append(.serveChunks(key, ids, to: peer))

@@ -20,8 +20,11 @@ struct SpaceState {
     var forked: [PublicKey: ForkProof] = [:]
     /// Signers caught signing a snapshot whose root does not follow from its frontier.
     var denounced: Set<PublicKey> = []
-    /// Snapshots this node stores and can serve.
-    var snapshots: [LocalSnapshot]
+    /// Snapshots this node stores and can serve, newest first.
+    var snapshots: [LocalSnapshot] { didSet { offers = snapshots.map { ProtocolNode.offer(for: $0.manifest) } } }
+    /// Their offers, made once: an offer names its manifest by id, which
+    /// encodes and hashes the whole manifest.
+    private(set) var offers: [SnapshotOffer]
     /// Attestations of others' snapshots this node collected or made, by state root.
     var attestations: [Hash: [Attestation]] = [:]
     /// Manifests audited or being audited.
@@ -95,6 +98,7 @@ struct SpaceState {
         members = local.members
         contacts = local.contacts.filter { $0.node != me.node }
         snapshots = local.snapshots
+        offers = local.snapshots.map { ProtocolNode.offer(for: $0.manifest) }
         for snapshot in local.snapshots {
             attestations[snapshot.manifest.stateRoot, default: []].append(contentsOf: snapshot.attestations)
         }
