@@ -14,14 +14,10 @@ import Testing
     var discovery: DiscoveryKey { DiscoveryKey(space: space) }
     let streamer = FakePeer(seed: 801), other = FakePeer(seed: 802)
 
-    func ms(_ n: UInt64) -> NodeTime { NodeTime(nanoseconds: n * 1_000_000) }
-
     /// A joining node whose first contact is `streamer`; both fake peers are connected with open channels.
     func joiner() -> (ProtocolNode, [NodeOutput]) {
-        var node = ProtocolNode(identity: testKeyPair(seed: 803).publicKey, config: NodeConfig(), seed: 1)
-        var out = node.start(now: .zero)
-        out += node.handle(.spaceOpened(LocalSpace(space: space, trust: .member, stored: Frontier(), heads: [], members: [], snapshots: [],
-                                                   contacts: [PeerAddress(node: streamer.identity, endpoint: "streamer")])), now: .zero)
+        var (node, out) = startedNode(seed: 803, opening: .test(space, trust: .member,
+                                                                contacts: [PeerAddress(node: streamer.identity, endpoint: "streamer")]))
         for peer in [streamer, other] {
             out += peer.connect(to: &node)
             out += node.handle(peer.open(space), now: .zero)
@@ -50,15 +46,15 @@ import Testing
         var (node, out) = joiner()
         #expect(out.sent(to: streamer.identity).contains(.space(discovery, .snapshot(.requestSnapshot))))
         // The other neighbour answers first: nothing is asked of it yet.
-        for input in offers(snap, from: other) { out += node.handle(input, now: ms(5)) }
+        for input in offers(snap, from: other) { out += node.handle(input, now: .milliseconds(5)) }
         #expect(chunkRequests(out, to: other).isEmpty)
         // The streamer's offers come: its stream is taken, nothing is asked of anyone.
-        for input in offers(snap, from: streamer) { out += node.handle(input, now: ms(8)) }
+        for input in offers(snap, from: streamer) { out += node.handle(input, now: .milliseconds(8)) }
         #expect(out.events.contains { if case .bootstrapChoseSnapshot = $0 { true } else { false } })
         #expect(chunkRequests(out, to: other).isEmpty && chunkRequests(out, to: streamer).isEmpty)
         // Index chunks first, then the leaves they name, all from the stream.
         for id in snap.indexIDs + snap.indexIDs.flatMap({ snap.leavesOf[$0] ?? [] }) {
-            out += node.handle(streamer.space(space, .snapshot(.chunk(id: id, compressed: snap.chunks[id]!))), now: ms(10))
+            out += node.handle(streamer.space(space, .snapshot(.chunk(id: id, compressed: snap.chunks[id]!))), now: .milliseconds(10))
         }
         #expect(chunkRequests(out, to: other).isEmpty && chunkRequests(out, to: streamer).isEmpty)
         // Complete (it installs once the genesis feed reaches the snapshot's frontier).
@@ -70,10 +66,10 @@ import Testing
         let snap = try snapshot()
         var (node, out) = joiner()
         #expect(out.contains { if case .schedule(.chunkCheck, let after) = $0 { after == NodeConfig().requestTimeout } else { false } })
-        for input in offers(snap, from: other) { out += node.handle(input, now: ms(5)) }
+        for input in offers(snap, from: other) { out += node.handle(input, now: .milliseconds(5)) }
         #expect(chunkRequests(out, to: other).isEmpty)
         // The streamer never answers: when the wait is over, the others are asked.
-        let late = node.handle(.timerFired(.chunkCheck(discovery)), now: ms(5) + NodeConfig().requestTimeout)
+        let late = node.handle(.timerFired(.chunkCheck(discovery)), now: .milliseconds(5) + NodeConfig().requestTimeout)
         #expect(chunkRequests(late, to: other) == snap.indexIDs)
         #expect(chunkRequests(late, to: streamer).isEmpty)
     }
@@ -86,15 +82,15 @@ import Testing
         download.stream(from: streamer.identity, now: .zero, timeout: .seconds(5))
         // The streamer's copy comes first and is taken; the other's later copy is not wanted.
         let first = try #require(asked.first)
-        #expect(download.received(first, compressed: snap.chunks[first]!, from: streamer.identity, now: ms(1)).isAccepted)
+        #expect(download.received(first, compressed: snap.chunks[first]!, from: streamer.identity, now: .milliseconds(1)).isAccepted)
         #expect(download.chunks[first] != nil)
-        if case .unexpected = download.received(first, compressed: snap.chunks[first]!, from: other.identity, now: ms(2)) {} else {
+        if case .unexpected = download.received(first, compressed: snap.chunks[first]!, from: other.identity, now: .milliseconds(2)) {} else {
             Issue.record("a chunk already taken was taken again")
         }
         // A peer that is neither asked nor streaming is not taken from.
         let second = asked[1]
         let stranger = FakePeer(seed: 804)
-        if case .unexpected = download.received(second, compressed: snap.chunks[second]!, from: stranger.identity, now: ms(3)) {} else {
+        if case .unexpected = download.received(second, compressed: snap.chunks[second]!, from: stranger.identity, now: .milliseconds(3)) {} else {
             Issue.record("a chunk from a peer no one asked was taken")
         }
     }

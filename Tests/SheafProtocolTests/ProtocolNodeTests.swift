@@ -21,12 +21,7 @@ import Testing
 
     /// A node holding `held` that a fake peer has connected to.
     func nodeWithFakePeer(_ fake: FakePeer, config: NodeConfig = NodeConfig(), holding held: [VerifiedBatch] = []) -> (ProtocolNode, [NodeOutput]) {
-        var node = ProtocolNode(identity: testKeyPair(seed: 701).publicKey, config: config, seed: 1)
-        var out = node.start(now: .zero)
-        var stored = Frontier()
-        for batch in held { stored.advance(batch.feed, to: batch.head.anchor) }
-        out += node.handle(.spaceOpened(LocalSpace(space: space, trust: .replay, stored: stored, heads: held.suffix(1).map(\.head),
-                                                   members: [], snapshots: [], contacts: [])), now: .zero)
+        var (node, out) = startedNode(seed: 701, config: config, opening: .test(space, trust: .replay, holding: held))
         out += fake.connect(to: &node)
         return (node, out)
     }
@@ -341,8 +336,4 @@ import Testing
         let later = node.handle(fake.frame(.ping(nonce: 99)), now: .seconds(1))
         #expect(later.charges(of: fake.identity).isEmpty)
     }
-}
-
-extension NodeTime {
-    static func seconds(_ s: Int) -> NodeTime { NodeTime(nanoseconds: UInt64(s) * 1_000_000_000) }
 }
