@@ -74,6 +74,26 @@ import Testing
         #expect(chunkRequests(late, to: streamer).isEmpty)
     }
 
+    @Test func offersAndManifestsFollowTheStoredSnapshots() throws {
+        let older = try snapshot()
+        let newer = try TestSnapshot(records: 60, space: space, signer: writer, frontier: Frontier([space: FeedAnchor(seq: 8, hash: testHash(8))]))
+        var (node, _) = startedNode(seed: 805, opening: .test(space, trust: .replay, snapshots: [LocalSnapshot(manifest: older.manifest, attestations: [])]))
+        _ = other.connect(to: &node)
+        _ = node.handle(other.open(space), now: .zero)
+        func offered(now: NodeTime) -> [SnapshotOffer] {
+            node.handle(other.space(space, .snapshot(.requestOffers)), now: now).sent(to: other.identity).flatMap { message -> [SnapshotOffer] in
+                if case .space(_, .snapshot(.offers(let offers))) = message { offers } else { [] }
+            }
+        }
+        #expect(offered(now: .zero) == [ProtocolNode.offer(for: older.manifest)])
+        _ = node.handle(.snapshotsChanged(discovery, [newer, older].map { LocalSnapshot(manifest: $0.manifest, attestations: []) }), now: .zero)
+        #expect(offered(now: .seconds(1)) == [ProtocolNode.offer(for: newer.manifest), ProtocolNode.offer(for: older.manifest)])
+        // A manifest is served by its id; an unknown id gets no answer.
+        let asked = node.handle(other.space(space, .snapshot(.requestManifest(older.manifest.id))), now: .seconds(1))
+        #expect(asked.sent(to: other.identity) == [.space(discovery, .snapshot(.manifest(older.manifest.encoded)))])
+        #expect(node.handle(other.space(space, .snapshot(.requestManifest(testHash(9)))), now: .seconds(1)).sent(to: other.identity).isEmpty)
+    }
+
     @Test func aStreamThatBeginsLateStillServesChunksAskedOfOthers() throws {
         let snap = try snapshot()
         var download = ChunkDownload(manifest: snap.manifest, sources: [other.identity])

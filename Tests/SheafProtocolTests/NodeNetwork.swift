@@ -171,7 +171,7 @@ extension LocalSpace {
     /// `space` as a replica holding `batches` (of any feeds) describes it:
     /// their frontier and each feed's last head.
     static func test(_ space: PublicKey, trust: TrustPolicy, holding batches: [VerifiedBatch] = [], members: Set<PublicKey> = [],
-                     contacts: [PeerAddress] = []) -> LocalSpace {
+                     snapshots: [LocalSnapshot] = [], contacts: [PeerAddress] = []) -> LocalSpace {
         var stored = Frontier()
         var heads: [PublicKey: SignedHead] = [:]
         for batch in batches {
@@ -179,7 +179,7 @@ extension LocalSpace {
             heads[batch.feed] = batch.head
         }
         return LocalSpace(space: space, trust: trust, stored: stored, heads: heads.keys.sorted().compactMap { heads[$0] },
-                          members: members, snapshots: [], contacts: contacts)
+                          members: members, snapshots: snapshots, contacts: contacts)
     }
 }
 
