@@ -101,7 +101,8 @@ public actor PeerRuntime: TransportDelegate {
         housekeeping = Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
-                await self?.tick()
+                guard let self else { return }
+                await self.tick()
             }
         }
     }
