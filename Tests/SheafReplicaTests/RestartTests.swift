@@ -98,6 +98,42 @@ final class CapturingLogHandler: LogHandler, @unchecked Sendable {
         }
     }
 
+    /// A tail shorter than the snapshot has records leaves the next snapshot
+    /// incremental; one at least as long (here all on one object, the case
+    /// where a full build costs most) makes it a full build. Both agree with
+    /// a full replay.
+    @Test func longTailMakesTheNextSnapshotAFullBuild() async throws {
+        try await withTemporaryDirectory { dir in
+            let g = testKeyPair(94)
+            for (tail, full) in [(20, false), (300, true)] {
+                let path = Path.join(dir, "tail-\(tail)")
+                var replica = try await openReplica(ObjectStore.self, path, space: g.publicKey, identity: g)
+                try await fillObjects(replica, count: 300)
+                let base = try await replica.snapshotNow().manifest
+                #expect(base.recordCount == 300)
+                for i in 0..<tail { try await replica.append(put("obj-7", ["v": .int(Int64(i))])) }
+                let root = try await replica.stateRoot()
+                await replica.close()
+
+                replica = try await openReplica(ObjectStore.self, path, space: g.publicKey, identity: g)
+                #expect(await replica.startup.replayed == tail)
+                #expect(try await replica.stateRoot() == root)
+                let next = try await replica.snapshotNow()
+                #expect(next.manifest.stateRoot == root)
+                if full {
+                    #expect(next.leavesEncoded == Int(next.manifest.leafCount))
+                } else {
+                    #expect(next.leavesEncoded >= 1 && next.leavesEncoded < Int(next.manifest.leafCount) / 4)
+                }
+                await replica.close()
+
+                let replay = try await fullReplayRoot(ObjectStore.self, of: path, space: g.publicKey, identity: g,
+                                                      scratch: Path.join(dir, "replay-\(tail)"))
+                #expect(replay.root == root)
+            }
+        }
+    }
+
     /// After restarting from a snapshot the node's clock still covers what
     /// it has seen, so its new writes win over older ones, as after a full replay.
     @Test func writesAfterRestartFromSnapshotWinLikeAfterFullReplay() async throws {
