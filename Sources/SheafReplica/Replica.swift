@@ -49,9 +49,17 @@ public actor Replica<M: Model> {
     struct LastSnapshot: @unchecked Sendable {
         var manifest: SnapshotManifest
         var layout: ChunkLayout
-        /// The records it was built from (a `SortedMap` of the model's
-        /// record type); nil when the next build is to be a full one.
-        var records: Any?
+        /// What the next build finds the changes against.
+        var base: Base
+
+        enum Base {
+            /// The records it was built from (a `SortedMap` of the model's
+            /// record type): changed records are found by comparing.
+            case records(Any)
+            /// Only their keys: every record counts as changed, but the
+            /// chunk cuts of unchanged keys are kept without hashing them.
+            case keys([RecordKey])
+        }
     }
 
     // MARK: Opening
@@ -128,8 +136,9 @@ public actor Replica<M: Model> {
                 }
                 core = loaded.core
                 last = loaded.last
-                if manifest.content == .records, entries(after: manifest.frontier, in: logs) >= manifest.recordCount {
-                    last?.records = nil
+                if manifest.content == .records, entries(after: manifest.frontier, in: logs) >= manifest.recordCount,
+                   let model = core.model as? any SnapshotModel {
+                    last?.base = .keys(recordKeys(model))
                 }
                 report.source = .snapshot(id: manifest.id.hex, entries: manifest.frontier.entryCount)
                 break
@@ -218,13 +227,16 @@ public actor Replica<M: Model> {
     ///
     /// A tail at least as long as a record snapshot has records rewrites
     /// most of its chunks (and replaying it costs about as much as encoding
-    /// them all), so the next state root or snapshot is built in full rather
-    /// than from the snapshot's records: keeping them would make the replay
-    /// copy every record it touches, and hold two versions of the state.
-    /// (Snapshots of ops grow at the end instead, and keep theirs.)
+    /// them all), so the next state root or snapshot re-encodes every chunk
+    /// rather than comparing with the snapshot's records: keeping them would
+    /// make the replay copy every record it touches, and hold two versions
+    /// of the state. Their keys are kept, for the chunk cuts. (Snapshots of
+    /// ops grow at the end instead, and keep theirs.)
     static func entries(after frontier: Frontier, in logs: [PublicKey: FeedLog]) -> UInt64 {
         logs.reduce(0) { total, log in total + (log.value.length - min(log.value.length, frontier.seq(of: log.key))) }
     }
+
+    private static func recordKeys<S: SnapshotModel>(_ model: S) -> [RecordKey] { model.records.keys }
 
     /// Entries replay reads from a log at a time.
     static var replayBatch: UInt64 { 4096 }
