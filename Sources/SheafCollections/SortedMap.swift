@@ -121,8 +121,14 @@ public struct SortedMap<Value: Sendable>: Sendable {
     static func visit(_ node: Node, from start: RecordKey?, _ body: (RecordKey, Value) throws -> Bool) rethrows -> Bool {
         if node.isLeaf {
             let begin = start.map { node.leafSearch($0).index } ?? 0
-            for i in begin..<node.keys.count where try !body(node.keys[i], node.values[i]) { return false }
-            return true
+            // Lent from the leaf's buffers: subscripting the arrays would copy
+            // (and retain the storage of) each key and record.
+            return try node.keys.withUnsafeBufferPointer { keys in
+                try node.values.withUnsafeBufferPointer { values in
+                    for i in begin..<keys.count where try !body(keys[i], values[i]) { return false }
+                    return true
+                }
+            }
         }
         let begin = start.map { node.childIndex(for: $0) } ?? 0
         for i in begin..<node.children.count {
