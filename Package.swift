@@ -201,6 +201,7 @@ let package = Package(
         ),
         .testTarget(name: "SheafReplicaTests", dependencies: ["SheafTestSupport", "SheafReplica", "SheafModels", "SheafSnapshots", "SheafFeedLog", "SheafFeeds", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafFiles", "SheafWorkloads", "SheafRandom", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SheafFuzzRegressionTests", dependencies: ["SheafFuzzTargets"]),
+        .testTarget(name: "SheafParallelTests", dependencies: ["SheafParallel", "SheafRandom"]),
         .testTarget(name: "SheafCollectionsTests", dependencies: ["SheafCollections", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SheafModelsTests", dependencies: ["SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SheafSnapshotsTests", dependencies: ["SheafTestSupport", "SheafSnapshots", "SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafCompression", "SheafFeeds", "SheafFiles", "SheafRandom", "CZstd", .product(name: "PropertyBased", package: "swift-property-based")]),
