@@ -68,9 +68,8 @@ sim-check: $(SIMULATE)
 		ok=$$(grep -c '"ok":true' .build/sim-$$scenario.jsonl); \
 		$(SIMULATE) $$scenario --seed 1 --seeds $(SIM_REPEAT_SEEDS) --repeat-runs 2 $$flags --json > .build/sim-$$scenario-again.jsonl || \
 			{ echo "sim-check: $$scenario is not deterministic"; exit 1; }; \
-		traces() { grep -o '"seed":[0-9]*,"ok":true,"trace_hash":"[0-9a-f]*"' "$$1" | sort -u; }; \
-		[ "$$(head -$(SIM_REPEAT_SEEDS) .build/sim-$$scenario.jsonl > .build/sim-$$scenario-first.jsonl; traces .build/sim-$$scenario-first.jsonl)" = \
-		  "$$(traces .build/sim-$$scenario-again.jsonl)" ] || \
+		traces() { grep -o '"seed":[0-9]*,"ok":true,"trace_hash":"[0-9a-f]*"' | sort -u; }; \
+		[ "$$(head -$(SIM_REPEAT_SEEDS) .build/sim-$$scenario.jsonl | traces)" = "$$(traces < .build/sim-$$scenario-again.jsonl)" ] || \
 			{ echo "sim-check: $$scenario traces differ between processes (hash-seed dependent order?)"; exit 1; }; \
 		echo "sim-check: $$scenario $$ok/$(SIM_SEEDS) seeds ok, traces reproduce ($$(( $$(date +%s) - start )) s)"; \
 	done

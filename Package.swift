@@ -121,7 +121,7 @@ let package = Package(
 
         // The control API's vocabulary (operations, bodies, errors), HTTP server and client.
         .target(name: "SheafControl", dependencies: [
-            "SheafCrypto", "SheafFiles",
+            "SheafCrypto", "SheafFiles", "SheafModels",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ]),
@@ -131,7 +131,7 @@ let package = Package(
         ]),
         // The operator's commands (`peer space|put|get|delete|list|status|snapshot`), talking to the daemon.
         .target(name: "PeerCLI", dependencies: [
-            "SheafControl", "SheafCrypto", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "SheafControl", "SheafModels", "SheafCrypto", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // The daemon: a node runtime driving the protocol over the transport,
@@ -201,6 +201,7 @@ let package = Package(
         ),
         .testTarget(name: "SheafReplicaTests", dependencies: ["SheafTestSupport", "SheafReplica", "SheafModels", "SheafSnapshots", "SheafFeedLog", "SheafFeeds", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafFiles", "SheafWorkloads", "SheafRandom", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SheafFuzzRegressionTests", dependencies: ["SheafFuzzTargets"]),
+        .testTarget(name: "SheafParallelTests", dependencies: ["SheafParallel", "SheafRandom"]),
         .testTarget(name: "SheafCollectionsTests", dependencies: ["SheafCollections", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SheafModelsTests", dependencies: ["SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SheafSnapshotsTests", dependencies: ["SheafTestSupport", "SheafSnapshots", "SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafCompression", "SheafFeeds", "SheafFiles", "SheafRandom", "CZstd", .product(name: "PropertyBased", package: "swift-property-based")]),
@@ -219,11 +220,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SheafControlTests", dependencies: [
-            "SheafTestSupport", "SheafControl", "SheafMetrics", "SheafCrypto", .product(name: "NIOCore", package: "swift-nio"),
+            "SheafTestSupport", "SheafControl", "SheafModels", "SheafMetrics", "SheafCrypto", .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "PeerCLITests", dependencies: [
-            "PeerCLI", "SheafControl", "SheafTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "PeerCLI", "SheafControl", "SheafModels", "SheafTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "PeerIntegrationTests", dependencies: [

@@ -45,11 +45,9 @@ struct NetBootstrap: AsyncParsableCommand {
 /// The `peer` executable this benchmark drives: next to sheaf-bench.
 enum PeerExecutable {
     static func locate() throws -> String {
-        let own = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let candidate = URL(fileURLWithPath: own).deletingLastPathComponent().appendingPathComponent("peer").path
-        guard FileManager.default.isExecutableFile(atPath: candidate) else {
-            throw ValidationError("no peer executable at \(candidate): build it with `swift build -c release --product peer`")
+        guard let path = PeerProcess.builtExecutable() else {
+            throw ValidationError("no peer executable next to \(PeerProcess.ownExecutable): build it with `swift build -c release --product peer`")
         }
-        return candidate
+        return path
     }
 }

@@ -8,9 +8,9 @@ struct NetThroughput: AsyncParsableCommand {
         commandName: "net-throughput",
         abstract: "Sustained replication rate of entries between two peer processes on loopback.",
         discussion: """
-            A seed node holds W1-shaped history with --value-bytes values and no snapshot to shortcut it; a fresh \
-            node joins by replay and fetches every entry. The rate counts the bytes the receiver took in (frames) \
-            over the time from its join to holding every entry with the seed's state root.
+            A seed node holds W1-shaped history with --value-bytes values; a fresh node joins by replay (trust \
+            policy replay: no snapshot shortcuts it) and fetches every entry. The rate counts the bytes the receiver \
+            took in (frames) over the time from its join to storing every entry; the state roots are compared after.
             """)
 
     @Option(help: "Entries to replicate.") var entries = 200_000

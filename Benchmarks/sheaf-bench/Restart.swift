@@ -156,41 +156,41 @@ extension Restart.OpenResult {
 }
 
 /// Child of `restart`: opens the space once, computes its verified state root.
-struct RestartOpen: CheckedCommand {
+///
+/// Async all the way: blocking a thread of Swift's cooperative pool (one per
+/// core) while the open runs would leave it one core short, unlike a daemon.
+struct RestartOpen: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "restart-open", abstract: "Internal: one timed open.",
                                                     shouldDisplay: false)
 
     @Option var directory: String
     @Option var seed: UInt64 = 1
 
-    func runMeasured() throws {
+    func run() async throws {
+        try checkKnownAnswers()
         let w1 = W1(seed: seed)
-        let result = try blocking { () async throws -> (Double, String, UInt64, Int, String, Double, Double, Double) in
-            let clock = ContinuousClock()
-            let start = clock.now
-            let replica = try await Replica<ObjectStore>.open(
-                directory: directory, space: w1.space, identity: w1.genesis,
-                options: ReplicaOptions(durability: .none, snapshotEveryEntries: nil), logger: Logger(label: "bench"))
-            let opened = clock.now
-            let root = try await replica.stateRoot()
-            let elapsed = seconds(clock.now - start)
-            let rootSeconds = seconds(clock.now - opened)
-            let startup = await replica.startup
-            let delivered = await replica.deliveredCount
-            await replica.close()
-            let source: String = if case .snapshot = startup.source { "snapshot" } else { "replay" }
-            return (elapsed, root.hex, delivered, startup.replayed, source, seconds(startup.loadDuration),
-                    seconds(startup.replayDuration), rootSeconds)
-        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let replica = try await Replica<ObjectStore>.open(
+            directory: directory, space: w1.space, identity: w1.genesis,
+            options: ReplicaOptions(durability: .none, snapshotEveryEntries: nil), logger: Logger(label: "bench"))
+        let opened = clock.now
+        let root = try await replica.stateRoot()
+        let elapsed = seconds(clock.now - start)
+        let rootSeconds = seconds(clock.now - opened)
+        let startup = await replica.startup
+        let delivered = await replica.deliveredCount
+        await replica.close()
+        let source: String = if case .snapshot = startup.source { "snapshot" } else { "replay" }
         var report = Report(bench: "restart-open")
-        report.add("seconds", result.0)
-        report.add("root", result.1)
-        report.add("delivered", Int(result.2))
-        report.add("replayed", result.3)
-        report.add("source", result.4)
-        report.add("load_s", result.5)
-        report.add("replay_s", result.6)
-        report.add("root_s", result.7)
+        report.add("seconds", elapsed)
+        report.add("root", root.hex)
+        report.add("delivered", Int(delivered))
+        report.add("replayed", startup.replayed)
+        report.add("source", source)
+        report.add("load_s", seconds(startup.loadDuration))
+        report.add("replay_s", seconds(startup.replayDuration))
+        report.add("root_s", rootSeconds)
         report.add("peak_rss_mb", peakRSSMegabytes())
         report.print()
     }

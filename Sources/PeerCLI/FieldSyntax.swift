@@ -1,5 +1,6 @@
 import SheafControl
 import SheafCrypto
+import SheafModels
 
 /// How `peer put` reads `field=value` and how tables show values, one
 /// syntax both ways:
@@ -15,7 +16,7 @@ import SheafCrypto
 /// | anything else | that string, as written |
 public enum FieldSyntax {
     /// `name=value`, split at the first "=".
-    public static func parseAssignment(_ text: String) throws(ControlError) -> (name: String, value: JSONFieldValue) {
+    public static func parseAssignment(_ text: String) throws(ControlError) -> (name: String, value: FieldValue) {
         guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
             throw ControlError(
                 .badRequest, "\"\(text)\" is not field=value", hint: "write fields as name=value, e.g. title=hello count=3")
@@ -23,7 +24,7 @@ public enum FieldSyntax {
         return (String(text[..<equals]), try parseValue(String(text[text.index(after: equals)...])))
     }
 
-    public static func parseValue(_ text: String) throws(ControlError) -> JSONFieldValue {
+    public static func parseValue(_ text: String) throws(ControlError) -> FieldValue {
         switch text {
         case "null": return .null
         case "true": return .bool(true)
@@ -48,7 +49,7 @@ public enum FieldSyntax {
     }
 
     /// The value as `put` would read it back.
-    public static func render(_ value: JSONFieldValue) -> String {
+    public static func render(_ value: FieldValue) -> String {
         switch value {
         case .null: return "null"
         case .bool(let flag): return flag ? "true" : "false"

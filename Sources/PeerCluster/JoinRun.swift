@@ -74,7 +74,7 @@ struct JoinRun: Sendable {
 }
 
 /// Polls `condition` until it holds; throws after `timeout`.
-func poll(until what: String, timeout: Duration = .seconds(120), _ condition: () async throws -> Bool) async throws {
+public func poll(until what: String, timeout: Duration = .seconds(120), _ condition: () async throws -> Bool) async throws {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
     while clock.now < deadline {

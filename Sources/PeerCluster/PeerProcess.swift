@@ -111,3 +111,23 @@ public final class PeerProcess: @unchecked Sendable {
         while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
     }
 }
+
+extension PeerProcess {
+    /// This program's own path (its arguments may name it relative to a
+    /// directory it has since left).
+    public static var ownExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// The `peer` executable SwiftPM built next to this program: in its
+    /// directory, or one above it (a test binary may sit inside a bundle).
+    public static func builtExecutable() -> String? {
+        var directory = URL(fileURLWithPath: ownExecutable).deletingLastPathComponent()
+        while true {
+            let candidate = directory.appendingPathComponent("peer").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            guard directory.path != "/" else { return nil }
+            directory = directory.deletingLastPathComponent()
+        }
+    }
+}

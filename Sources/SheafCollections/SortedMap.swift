@@ -118,11 +118,17 @@ public struct SortedMap<Value: Sendable>: Sendable {
     }
 
     @inlinable
-    @usableFromInline static func visit(_ node: Node, from start: RecordKey?, _ body: (RecordKey, Value) throws -> Bool) rethrows -> Bool {
+    static func visit(_ node: Node, from start: RecordKey?, _ body: (RecordKey, Value) throws -> Bool) rethrows -> Bool {
         if node.isLeaf {
             let begin = start.map { node.leafSearch($0).index } ?? 0
-            for i in begin..<node.keys.count where try !body(node.keys[i], node.values[i]) { return false }
-            return true
+            // Lent from the leaf's buffers: subscripting the arrays would copy
+            // (and retain the storage of) each key and record.
+            return try node.keys.withUnsafeBufferPointer { keys in
+                try node.values.withUnsafeBufferPointer { values in
+                    for i in begin..<keys.count where try !body(keys[i], values[i]) { return false }
+                    return true
+                }
+            }
         }
         let begin = start.map { node.childIndex(for: $0) } ?? 0
         for i in begin..<node.children.count {
@@ -170,7 +176,7 @@ public struct SortedMap<Value: Sendable>: Sendable {
     /// Inserts into a uniquely referenced node; returns the old value and the
     /// new right sibling if the node split.
     @inlinable
-    @usableFromInline static func insert(_ key: RecordKey, _ value: Value, into node: Node) -> (Value?, Node?) {
+    static func insert(_ key: RecordKey, _ value: Value, into node: Node) -> (Value?, Node?) {
         if node.isLeaf {
             let (i, found) = node.leafSearch(key)
             if found {
@@ -401,6 +407,31 @@ public struct SortedMap<Value: Sendable>: Sendable {
         diff(from: old, to: new, isEqual: isEqual) { key, inBoth in
             if inBoth { changes.modified.append(key) } else { changes.addedOrRemoved.append(key) }
         }
+        return changes
+    }
+
+    /// The changes from a version of which only the keys are known
+    /// (`oldKeys`, ascending): keys in one side only are added or removed,
+    /// and every key in both counts as modified, since its value cannot be
+    /// compared. O(n) key comparisons, most of them on shared key storage.
+    public static func changes(fromKeys oldKeys: [RecordKey], to new: SortedMap) -> KeyChanges {
+        var changes = KeyChanges()
+        changes.modified.reserveCapacity(min(oldKeys.count, new.count))
+        var i = 0
+        new.forEach { key, _ in
+            while i < oldKeys.count, oldKeys[i] < key {
+                changes.addedOrRemoved.append(oldKeys[i])
+                i += 1
+            }
+            if i < oldKeys.count, oldKeys[i] == key {
+                changes.modified.append(key)
+                i += 1
+            } else {
+                changes.addedOrRemoved.append(key)
+            }
+            return true
+        }
+        changes.addedOrRemoved.append(contentsOf: oldKeys[i...])
         return changes
     }
 

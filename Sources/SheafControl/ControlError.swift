@@ -1,7 +1,7 @@
 /// A control API failure: a stable code for scripts, a message for people,
 /// and a hint saying what to do about it.
 public struct ControlError: Error, Codable, Hashable, Sendable, CustomStringConvertible {
-    public enum Code: String, Codable, Hashable, Sendable {
+    public enum Code: String, Codable, Hashable, Sendable, CaseIterable {
         /// The request is malformed or names something invalid (HTTP 400).
         case badRequest = "bad_request"
         /// The token is missing or wrong (HTTP 401).
@@ -20,6 +20,21 @@ public struct ControlError: Error, Codable, Hashable, Sendable, CustomStringConv
         case unavailable
         /// Something failed inside the node; the message says what (HTTP 500).
         case `internal`
+
+        /// The one table from codes to statuses; `code(forHTTPStatus:)` reads it backwards.
+        var httpStatus: Int {
+            switch self {
+            case .badRequest: 400
+            case .unauthorized: 401
+            case .forbidden: 403
+            case .notFound: 404
+            case .methodNotAllowed: 405
+            case .conflict: 409
+            case .tooLarge: 413
+            case .unavailable: 503
+            case .internal: 500
+            }
+        }
     }
 
     public var code: Code
@@ -37,31 +52,9 @@ public struct ControlError: Error, Codable, Hashable, Sendable, CustomStringConv
     /// The code an HTTP status stands for, for replies without an error body
     /// (a proxy's, or a server that is not a Sheaf daemon).
     public static func code(forHTTPStatus status: Int) -> Code {
-        switch status {
-        case 400: .badRequest
-        case 401: .unauthorized
-        case 403: .forbidden
-        case 404: .notFound
-        case 405: .methodNotAllowed
-        case 409: .conflict
-        case 413: .tooLarge
-        case 503: .unavailable
-        default: .internal
-        }
+        Code.allCases.first { $0.httpStatus == status } ?? .internal
     }
 
     /// The HTTP status the code maps to.
-    public var httpStatus: Int {
-        switch code {
-        case .badRequest: 400
-        case .unauthorized: 401
-        case .forbidden: 403
-        case .notFound: 404
-        case .methodNotAllowed: 405
-        case .conflict: 409
-        case .tooLarge: 413
-        case .unavailable: 503
-        case .internal: 500
-        }
-    }
+    public var httpStatus: Int { code.httpStatus }
 }

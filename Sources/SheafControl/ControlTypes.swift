@@ -1,5 +1,8 @@
 // The control API's request and response bodies (JSON). Field names are
-// part of the API (docs/API.md): add fields, never rename them.
+// part of the API (docs/API.md): add fields, never rename them. Field values
+// are the store's own `FieldValue`, in JSON as FieldValue+JSON.swift spells them.
+
+import SheafModels
 
 /// The node as a whole: who it is, whom it talks to, what it serves.
 public struct NodeStatus: Codable, Hashable, Sendable {
@@ -169,12 +172,12 @@ public struct JoinSpaceRequest: Codable, Hashable, Sendable {
 
 /// Sets fields of an object (creating it), and optionally its parent.
 public struct PutObjectRequest: Codable, Hashable, Sendable {
-    public var fields: [String: JSONFieldValue]
+    public var fields: [String: FieldValue]
     /// Absent: leave the parent as it is. `null` is spelled by `clearParent`.
     public var parent: String?
     public var clearParent: Bool?
 
-    public init(fields: [String: JSONFieldValue], parent: String? = nil, clearParent: Bool? = nil) {
+    public init(fields: [String: FieldValue], parent: String? = nil, clearParent: Bool? = nil) {
         self.fields = fields
         self.parent = parent
         self.clearParent = clearParent
@@ -184,8 +187,8 @@ public struct PutObjectRequest: Codable, Hashable, Sendable {
 public struct PutBatchRequest: Codable, Hashable, Sendable {
     public struct Put: Codable, Hashable, Sendable {
         public var id: String
-        public var fields: [String: JSONFieldValue]
-        public init(id: String, fields: [String: JSONFieldValue]) {
+        public var fields: [String: FieldValue]
+        public init(id: String, fields: [String: FieldValue]) {
             self.id = id
             self.fields = fields
         }
@@ -213,9 +216,9 @@ public struct WriteResult: Codable, Hashable, Sendable {
 public struct ObjectInfo: Codable, Hashable, Sendable {
     public var id: String
     public var parent: String?
-    public var fields: [String: JSONFieldValue]
+    public var fields: [String: FieldValue]
 
-    public init(id: String, parent: String?, fields: [String: JSONFieldValue]) {
+    public init(id: String, parent: String?, fields: [String: FieldValue]) {
         self.id = id
         self.parent = parent
         self.fields = fields
@@ -248,15 +251,4 @@ public struct ObjectPage: Codable, Hashable, Sendable {
         self.objects = objects
         self.next = next
     }
-}
-
-/// A field value as JSON carries it: null, true/false, an integer, a
-/// floating-point number, a string, or `{"bytes": "<hex>"}`.
-public enum JSONFieldValue: Codable, Hashable, Sendable {
-    case null
-    case bool(Bool)
-    case int(Int64)
-    case double(Double)
-    case string(String)
-    case bytes([UInt8])
 }

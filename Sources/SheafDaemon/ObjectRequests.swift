@@ -13,59 +13,33 @@ enum ObjectRequests {
         }
     }
 
-    static func fields(_ fields: [String: JSONFieldValue]) throws(ControlError) -> [String: FieldValue] {
+    /// The fields, once their count, names and sizes are within the limits.
+    static func fields(_ fields: [String: FieldValue]) throws(ControlError) -> [String: FieldValue] {
         guard fields.count <= ObjectStore.maxFieldsPerOp else {
             throw ControlError(.badRequest, "at most \(ObjectStore.maxFieldsPerOp) fields per put, this one \(fields.count)")
         }
-        var out: [String: FieldValue] = [:]
         for (name, value) in fields {
             guard !name.isEmpty, name.utf8.count <= ObjectStore.maxFieldNameBytes else {
                 throw ControlError(.badRequest, "field names are 1...\(ObjectStore.maxFieldNameBytes) bytes, \"\(name.prefix(80))\" is not")
             }
-            let converted = FieldValue(value)
-            guard converted.byteCount <= FieldValue.maxBytes else {
-                throw ControlError(.badRequest, "field \"\(name)\" holds \(converted.byteCount) bytes; the most is \(FieldValue.maxBytes)")
+            guard value.byteCount <= FieldValue.maxBytes else {
+                throw ControlError(.badRequest, "field \"\(name)\" holds \(value.byteCount) bytes; the most is \(FieldValue.maxBytes)")
             }
-            out[name] = converted
         }
-        return out
+        return fields
     }
 
     static func info(_ object: StoredObject) -> ObjectInfo {
-        ObjectInfo(id: object.id, parent: object.parent, fields: object.fields.mapValues(JSONFieldValue.init))
+        ObjectInfo(id: object.id, parent: object.parent, fields: object.fields)
     }
 }
 
 extension FieldValue {
-    init(_ value: JSONFieldValue) {
-        switch value {
-        case .null: self = .null
-        case .bool(let b): self = .bool(b)
-        case .int(let i): self = .int(i)
-        case .double(let d): self = .double(d)
-        case .string(let s): self = .string(s)
-        case .bytes(let b): self = .bytes(b)
-        }
-    }
-
     var byteCount: Int {
         switch self {
         case .string(let s): s.utf8.count
         case .bytes(let b): b.count
         default: 8
-        }
-    }
-}
-
-extension JSONFieldValue {
-    init(_ value: FieldValue) {
-        switch value {
-        case .null: self = .null
-        case .bool(let b): self = .bool(b)
-        case .int(let i): self = .int(i)
-        case .double(let d): self = .double(d)
-        case .string(let s): self = .string(s)
-        case .bytes(let b): self = .bytes(b)
         }
     }
 }

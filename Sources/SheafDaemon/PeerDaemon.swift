@@ -12,8 +12,6 @@ import SheafFiles
 /// space (flushing what it holds) and every connection.
 public struct PeerDaemon: Service {
     public let runtime: PeerRuntime
-    let data: DataDirectory
-    let config: DaemonConfig
     let logger: Logger
     let lock: FileLock
 
@@ -25,8 +23,6 @@ public struct PeerDaemon: Service {
             throw DaemonError("cannot lock \(data.lockFile): \(error)", hint: "does \(data.path) exist? create it with `peer init`")
         }
         runtime = try PeerRuntime(data: data, config: config, logger: logger)
-        self.data = data
-        self.config = config
         self.logger = logger
     }
 
@@ -35,10 +31,10 @@ public struct PeerDaemon: Service {
         try await runtime.start()
         let token = ControlEndpoint.makeToken()
         let server = ControlServer(control: runtime, token: token, logger: logger)
-        let data = self.data
         let logger = self.logger
         let runtime = self.runtime
-        let config = self.config
+        let data = runtime.data
+        let config = runtime.config
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask {

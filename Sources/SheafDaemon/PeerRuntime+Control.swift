@@ -22,7 +22,7 @@ extension PeerRuntime: PeerControl {
 
     public func spaces() async throws(ControlError) -> [SpaceStatus] {
         var out: [SpaceStatus] = []
-        for key in spaces.keys.sorted() { out.append(try await spaceStatus(key)) }
+        for key in spaces.keys { out.append(try await spaceStatus(key)) }
         return out.sorted { $0.space < $1.space }
     }
 
@@ -178,8 +178,7 @@ extension PeerRuntime: PeerControl {
     func spaceStatus(_ key: DiscoveryKey) async throws(ControlError) -> SpaceStatus {
         guard let entry = spaces[key] else { throw ControlError(.notFound, "this node no longer holds \(key)") }
         let replica = entry.replica
-        let stored = host.core.storedFrontier(of: key) ?? Frontier()
-        spaces[key]?.bootstrap?.update(stored: stored.entryCount, known: host.core.knownEntries(of: key), at: now)
+        let stored = followBootstrap(key)
         let joining = host.core.isJoining(key)
         // While joining or catching up the root is left out: it changes with
         // every batch, and rebuilding it for each poll would slow the catch-up.

@@ -101,7 +101,8 @@ public actor PeerRuntime: TransportDelegate {
         housekeeping = Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
-                await self?.tick()
+                guard let self else { return }
+                await self.tick()
             }
         }
     }
@@ -207,9 +208,17 @@ public actor PeerRuntime: TransportDelegate {
         await withHost {
             for key in spaces.keys.sorted() { await host.refreshSnapshots(in: key) }
         }
-        for key in spaces.keys.sorted() { spaces[key]?.bootstrap?.update(stored: host.core.storedFrontier(of: key)?.entryCount ?? 0,
-                                                                         known: host.core.knownEntries(of: key), at: now) }
+        for key in spaces.keys { followBootstrap(key) }
         updateMetrics()
+    }
+
+    /// Tells a joining space's tracker what the core stores and has seen
+    /// offered; returns the stored frontier.
+    @discardableResult
+    func followBootstrap(_ key: DiscoveryKey) -> Frontier {
+        let stored = host.storedFrontier(of: key) ?? Frontier()
+        spaces[key]?.bootstrap?.update(stored: stored.entryCount, known: host.core.knownEntries(of: key), at: now)
+        return stored
     }
 
     /// Takes the host's counters since the last call into the metrics.

@@ -371,10 +371,13 @@ public struct ObjectStore: SnapshotModel {
             writer.writeUInt8(0)
         }
         writer.writeVarint(UInt64(record.fields.count))
-        for field in record.fields {
-            writer.writeLengthPrefixed(field.name.string.utf8)
-            field.register.value.encode(into: &writer)
-            field.register.stamp.encode(into: &writer, feeds: feeds)
+        // Read in place: iterating the array would copy (and retain) each field.
+        record.fields.withUnsafeBufferPointer { fields in
+            for i in fields.indices {
+                writer.writeLengthPrefixed(fields[i].name.string.utf8)
+                fields[i].register.value.encode(into: &writer)
+                fields[i].register.stamp.encode(into: &writer, feeds: feeds)
+            }
         }
     }
 

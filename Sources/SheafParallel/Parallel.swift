@@ -7,6 +7,14 @@ import Glibc
 
 /// CPU-bound work spread over the machine's cores: hashing a long range,
 /// decoding or encoding snapshot chunks. One place owns the unsafe part.
+///
+/// The calling thread always works; helper lanes run on a few private serial
+/// queues, which libdispatch serves with threads of their own. Neither
+/// `concurrentPerform` nor the global queues are used: called from a task on
+/// Swift's cooperative pool, they share that pool's threads (one per core),
+/// so a pool that is busy or has a blocked thread left the caller doing every
+/// piece alone. A helper that has not started by the time the caller runs out
+/// of pieces is not waited for.
 public enum Parallel {
     /// Cores online.
     public static let processorCount: Int = {
@@ -19,33 +27,33 @@ public enum Parallel {
 
     /// `body(&state, range)` for consecutive ranges of at most `grain`
     /// indices that cover `0..<count`, results in range order. Up to `lanes`
-    /// threads each take the next range as they finish one, so a thread that
-    /// shares its core with other work simply does fewer. Each thread makes
-    /// its own `state` (a reusable decompressor, say) with `makeState`, so
-    /// state is never shared. For work that folds a run of items into one
-    /// value (its part of a map, say).
+    /// threads (at most one per core) each take the next range as they
+    /// finish one, so a thread that shares its core with other work simply
+    /// does fewer. Each thread makes its own `state` (a reusable
+    /// decompressor, say) with `makeState`, so state is never shared. For
+    /// work that folds a run of items into one value (its part of a map, say).
     @inlinable
     public static func mapRanges<State, T: Sendable>(
-        _ count: Int, grain: Int, lanes: Int, makeState: @Sendable () -> State,
-        _ body: @Sendable (inout State, Range<Int>) -> T
+        _ count: Int, grain: Int, lanes: Int, makeState: @escaping @Sendable () -> State,
+        _ body: @escaping @Sendable (inout State, Range<Int>) -> T
     ) -> [T] {
         guard count > 0 else { return [] }
         let grain = max(1, grain)
         let pieces = (count + grain - 1) / grain
         let range: @Sendable (Int) -> Range<Int> = { piece in (piece * grain)..<min(count, (piece + 1) * grain) }
-        let threads = max(1, min(lanes, pieces))
+        let threads = max(1, min(lanes, pieces, helperCount + 1))
         if threads == 1 {
             var state = makeState()
             return (0..<pieces).map { body(&state, range($0)) }
         }
         return [T](unsafeUninitializedCapacity: pieces) { out, initialized in
             // Each piece is taken once and initialises its own slot of `out`;
-            // concurrentPerform returns only after every thread has finished.
+            // `runLanes` returns only after every lane that took one has finished.
             nonisolated(unsafe) let base = out.baseAddress!
-            let next = Atomic<Int>(0)
-            DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            let next = PieceCounter(pieces)
+            runLanes(helpers: threads - 1) {
                 var state = makeState()
-                while case let piece = next.add(1, ordering: .relaxed).oldValue, piece < pieces {
+                while let piece = next.take() {
                     (base + piece).initialize(to: body(&state, range(piece)))
                 }
             }
@@ -56,10 +64,78 @@ public enum Parallel {
     /// `body(i)` for every `i` in `0..<count`, on up to `lanes` threads,
     /// results in index order.
     @inlinable
-    public static func map<T: Sendable>(_ count: Int, lanes: Int, _ body: @Sendable (Int) -> T) -> [T] {
+    public static func map<T: Sendable>(_ count: Int, lanes: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
         // A few pieces per thread keep the threads busy to the end.
         let grain = (count + 4 * max(1, lanes) - 1) / (4 * max(1, lanes))
         let runs = mapRanges(count, grain: grain, lanes: lanes, makeState: {}) { _, range in range.map(body) }
         return runs.count == 1 ? runs[0] : Array(runs.joined())
+    }
+
+    /// Helper lanes beside the calling thread: one per other core.
+    @usableFromInline static var helperCount: Int { helperQueues.count }
+
+    private static let helperQueues: [DispatchQueue] = (0..<(processorCount - 1)).map {
+        DispatchQueue(label: "sheaf.parallel.\($0)")
+    }
+
+    /// Runs `lane` on the calling thread and on up to `helpers` helper
+    /// queues; returns when the caller's lane is done and every helper lane
+    /// that started has finished. Helpers that had not started by then never
+    /// run `lane`.
+    @usableFromInline
+    static func runLanes(helpers: Int, _ lane: @escaping @Sendable () -> Void) {
+        let gate = LaneGate()
+        for queue in helperQueues.prefix(helpers) {
+            queue.async {
+                guard gate.enter() else { return }
+                lane()
+                gate.leave()
+            }
+        }
+        lane()
+        gate.closeAndWait()
+    }
+}
+
+/// Hands out piece numbers `0..<pieces`, each once, to any thread.
+@usableFromInline
+final class PieceCounter: Sendable {
+    @usableFromInline let pieces: Int
+    @usableFromInline let next = Atomic<Int>(0)
+
+    @usableFromInline init(_ pieces: Int) { self.pieces = pieces }
+
+    @inlinable func take() -> Int? {
+        let piece = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        return piece < pieces ? piece : nil
+    }
+}
+
+/// Lets helper lanes in until the caller closes it, then makes the caller
+/// wait for exactly the lanes that got in.
+final class LaneGate: Sendable {
+    /// Lanes that entered, plus `closedFlag` once closed.
+    private let state = Atomic<Int>(0)
+    private let finished = DispatchSemaphore(value: 0)
+    private static let closedFlag = 1 << 40
+
+    /// Whether a helper lane may run: false once the caller closed the gate.
+    func enter() -> Bool {
+        var current = state.load(ordering: .acquiring)
+        while current & Self.closedFlag == 0 {
+            let (exchanged, original) = state.compareExchange(expected: current, desired: current + 1,
+                                                              ordering: .acquiringAndReleasing)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    func leave() { finished.signal() }
+
+    /// Closes the gate and waits for every lane that entered.
+    func closeAndWait() {
+        let entered = state.bitwiseOr(Self.closedFlag, ordering: .acquiringAndReleasing).oldValue
+        for _ in 0..<entered { finished.wait() }
     }
 }

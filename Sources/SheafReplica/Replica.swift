@@ -49,8 +49,17 @@ public actor Replica<M: Model> {
     struct LastSnapshot: @unchecked Sendable {
         var manifest: SnapshotManifest
         var layout: ChunkLayout
-        /// The records it was built from (a `SortedMap` of the model's record type).
-        var records: Any
+        /// What the next build finds the changes against.
+        var base: Base
+
+        enum Base {
+            /// The records it was built from (a `SortedMap` of the model's
+            /// record type): changed records are found by comparing.
+            case records(Any)
+            /// Only their keys: every record counts as changed, but the
+            /// chunk cuts of unchanged keys are kept without hashing them.
+            case keys([RecordKey])
+        }
     }
 
     // MARK: Opening
@@ -89,7 +98,7 @@ public actor Replica<M: Model> {
         let trustedSigners = { (manifest: SnapshotManifest) -> Set<PublicKey> in
             installed.contains(manifest.id.hex) ? [space, identity.publicKey, manifest.signer] : [space, identity.publicKey]
         }
-        let early = manifests.first.map { manifest in
+        var early = manifests.first.map { manifest in
             let trusted = trustedSigners(manifest)
             return Task.detached { () throws -> Loader.Loaded<M> in
                 try Loader.check(manifest, as: M.self, space: space, trusted: trusted, logs: nil)
@@ -113,17 +122,24 @@ public actor Replica<M: Model> {
             do {
                 let loaded: Loader.Loaded<M>
                 let trusted = trustedSigners(manifest)
-                if manifest.id == manifests.first?.id, let early {
+                if manifest.id == manifests.first?.id, let task = early {
+                    // Dropped before the replay, with the state it holds: a
+                    // second reference would make the replay copy what it changes.
+                    early = nil
                     do { try Loader.check(manifest, as: M.self, space: space, trusted: trusted, logs: logs) } catch {
-                        _ = await early.result
+                        _ = await task.result
                         throw error
                     }
-                    loaded = try await early.value
+                    loaded = try await task.value
                 } else {
                     loaded = try Loader.load(manifest, as: M.self, store: snapshots, space: space, trusted: trusted, logs: logs)
                 }
                 core = loaded.core
                 last = loaded.last
+                if manifest.content == .records, entries(after: manifest.frontier, in: logs) >= manifest.recordCount,
+                   let model = core.model as? any SnapshotModel {
+                    last?.base = .keys(recordKeys(model))
+                }
                 report.source = .snapshot(id: manifest.id.hex, entries: manifest.frontier.entryCount)
                 break
             } catch {
@@ -136,7 +152,7 @@ public actor Replica<M: Model> {
         report.loadDuration = clock.now - loadStart
 
         let replica = Replica(space: space, directory: directory, identity: identity, options: options, logger: logger,
-                              feeds: feeds, snapshots: snapshots, core: core, last: last, report: report)
+                              feeds: feeds, snapshots: snapshots, core: consume core, last: last, report: report)
         try await replica.finishOpening(logs: logs, damaged: damaged, ahead: ahead)
         return replica
     }
@@ -205,6 +221,22 @@ public actor Replica<M: Model> {
             }
         }
     }
+
+    /// Entries stored after `frontier`: the tail a replica opened from a
+    /// snapshot at `frontier` replays.
+    ///
+    /// A tail at least as long as a record snapshot has records rewrites
+    /// most of its chunks (and replaying it costs about as much as encoding
+    /// them all), so the next state root or snapshot re-encodes every chunk
+    /// rather than comparing with the snapshot's records: keeping them would
+    /// make the replay copy every record it touches, and hold two versions
+    /// of the state. Their keys are kept, for the chunk cuts. (Snapshots of
+    /// ops grow at the end instead, and keep theirs.)
+    static func entries(after frontier: Frontier, in logs: [PublicKey: FeedLog]) -> UInt64 {
+        logs.reduce(0) { total, log in total + (log.value.length - min(log.value.length, frontier.seq(of: log.key))) }
+    }
+
+    private static func recordKeys<S: SnapshotModel>(_ model: S) -> [RecordKey] { model.records.keys }
 
     /// Entries replay reads from a log at a time.
     static var replayBatch: UInt64 { 4096 }

@@ -49,7 +49,7 @@ struct SnapshotJob<M: Model>: Sendable {
                                       newChunks: result.built.newChunks,
                                       bytesWritten: result.built.newBytes + manifest.encoded.count, duration: written)
         return Output(summary: summary, last: Replica<M>.LastSnapshot(manifest: manifest, layout: result.built.layout,
-                                                                       records: result.records))
+                                                                       base: .records(result.records)))
     }
 
     /// Prunes, in every feed, the entries all kept snapshots cover.
@@ -102,7 +102,7 @@ enum Builder {
                                                    codec: opsCodec, recordsPerChunk: opsPerChunk)
             builder.workers = workers
             let built: BuiltSnapshot
-            if let previous, let old = previous.records as? SortedMap<[UInt8]> {
+            if let previous, case .records(let base) = previous.base, let old = base as? SortedMap<[UInt8]> {
                 let changes = SortedMap.changes(from: old, to: core.ops, isEqual: ==)
                 built = try builder.build(core.ops, metadata: metadata, previous: previous.layout, changes: changes, into: &sink)
             } else {
@@ -113,22 +113,26 @@ enum Builder {
         guard let model = core.model as? any SnapshotModel else {
             throw SnapshotError(.unsupportedModel(M.descriptor.description))
         }
-        return try buildNative(model, metadata: metadata, feeds: core.admission.feedTable, previous: previous?.records,
-                               layout: previous?.layout, workers: workers, sink: &sink)
+        return try buildNative(model, metadata: metadata, feeds: core.admission.feedTable, previous: previous,
+                               workers: workers, sink: &sink)
     }
 
-    private static func buildNative<S: SnapshotModel, Sink: ChunkSink>(
-        _ model: S, metadata: [UInt8], feeds: FeedTable, previous: Any?, layout: ChunkLayout?, workers: Int, sink: inout Sink
+    private static func buildNative<S: SnapshotModel, Sink: ChunkSink, M: Model>(
+        _ model: S, metadata: [UInt8], feeds: FeedTable, previous: Replica<M>.LastSnapshot?, workers: Int, sink: inout Sink
     ) throws(SnapshotError) -> Result {
         var builder = SnapshotBuilder<S.Record>(
             model: S.descriptor.name, version: S.descriptor.version,
             codec: RecordCodec(encode: { record, writer in S.encode(record, into: &writer, feeds: feeds) }, isEqual: { $0 == $1 }),
             recordsPerChunk: S.recordsPerChunk)
         builder.workers = workers
+        let changes: KeyChanges? = switch previous?.base {
+        case .records(let base): (base as? SortedMap<S.Record>).map { SortedMap.changes(from: $0, to: model.records, isEqual: ==) }
+        case .keys(let keys): SortedMap.changes(fromKeys: keys, to: model.records)
+        case nil: nil
+        }
         let built: BuiltSnapshot
-        if let layout, let old = previous as? SortedMap<S.Record> {
-            let changes = SortedMap.changes(from: old, to: model.records, isEqual: ==)
-            built = try builder.build(model.records, metadata: metadata, previous: layout, changes: changes, into: &sink)
+        if let previous, let changes {
+            built = try builder.build(model.records, metadata: metadata, previous: previous.layout, changes: changes, into: &sink)
         } else {
             built = try builder.build(model.records, metadata: metadata, into: &sink)
         }
@@ -206,7 +210,7 @@ enum Loader {
             guard let model = model as? M else { throw SnapshotError(.unsupportedModel("\(M.descriptor)")) }
             core.model = model
             // An older encoding's chunks cannot seed incremental snapshots.
-            let last = sameVersion ? Replica<M>.LastSnapshot(manifest: manifest, layout: layout, records: records) : nil
+            let last = sameVersion ? Replica<M>.LastSnapshot(manifest: manifest, layout: layout, base: .records(records)) : nil
             return Loaded(core: core, last: last)
         case .entries:
             guard core.keepsOps, manifest.modelVersion <= M.descriptor.version else {
@@ -227,7 +231,7 @@ enum Loader {
             }
             guard !badKey else { throw SnapshotError(.inconsistent("bad op key")) }
             core.ops = ops
-            let last = sameVersion ? Replica<M>.LastSnapshot(manifest: manifest, layout: layout, records: ops) : nil
+            let last = sameVersion ? Replica<M>.LastSnapshot(manifest: manifest, layout: layout, base: .records(ops)) : nil
             return Loaded(core: core, last: last)
         }
     }

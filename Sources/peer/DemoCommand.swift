@@ -34,7 +34,7 @@ struct DemoCommand: AsyncParsableCommand {
             if keep { print("Kept \(work)") } else { try? FileManager.default.removeItem(atPath: work) }
         }
         var options = BootstrapComparison.Options(entries: entries, nodes: nodes, seedOffline: false,
-                                                  executable: Self.ownExecutable, workDirectory: work)
+                                                  executable: PeerProcess.ownExecutable, workDirectory: work)
         options.logLevel = logLevel
         let console = Console()
         let comparison = BootstrapComparison(options: options, say: { console.say($0) }, status: { console.status($0) })
@@ -48,10 +48,5 @@ struct DemoCommand: AsyncParsableCommand {
         print(ComparisonTable.render(result))
         print("")
         print(result.json)
-    }
-
-    /// This program's own path, to start daemons with.
-    static var ownExecutable: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 }

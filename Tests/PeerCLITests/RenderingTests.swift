@@ -45,6 +45,18 @@ import Testing
         #expect(Format.duration(.nan) == "–")
     }
 
+    @Test func decimals() {
+        #expect(Format.decimal(3, places: 2) == "3.00")
+        #expect(Format.decimal(0.05, places: 3) == "0.050")
+        #expect(Format.decimal(1234.5678, places: 2) == "1234.57")
+        #expect(Format.decimal(0.125, places: 2) == "0.13")
+        #expect(Format.decimal(-2.25, places: 1) == "-2.3")
+        #expect(Format.decimal(-0.04, places: 1) == "0.0")
+        #expect(Format.decimal(7.6, places: 0) == "8")
+        #expect(Format.decimal(1e300, places: 2) == "\(1e300)")
+        #expect(Format.decimal(.infinity, places: 2) == "–")
+    }
+
     @Test func counts() {
         #expect(Format.count(0) == "0")
         #expect(Format.count(999) == "999")

@@ -15,21 +15,13 @@ actor DaemonCluster {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
     }
 
-    /// The `peer` executable SwiftPM built next to the test bundle.
-    static var executable: String {
-        let own = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var directory = URL(fileURLWithPath: own).deletingLastPathComponent()
-        // The test binary may sit inside a .xctest bundle directory.
-        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("peer").path), directory.path != "/" {
-            directory = directory.deletingLastPathComponent()
-        }
-        return directory.appendingPathComponent("peer").path
-    }
-
     /// Starts (or restarts, on the same data) a node named `name`.
     @discardableResult
     func start(_ name: String, join: [String] = [], extra: [String] = []) async throws -> PeerProcess {
-        let node = try PeerProcess(name: name, executable: Self.executable, data: DataDirectory(root + "/" + name), join: join,
+        guard let executable = PeerProcess.builtExecutable() else {
+            throw ControlError(.unavailable, "no peer executable near \(PeerProcess.ownExecutable)", hint: "swift build --build-tests builds it")
+        }
+        let node = try PeerProcess(name: name, executable: executable, data: DataDirectory(root + "/" + name), join: join,
                                    extra: extra, logLevel: "info")
         try await node.connect()
         nodes.append(node)
@@ -43,15 +35,14 @@ actor DaemonCluster {
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
-    /// Polls until `condition` holds; fails the test after `timeout`.
+    /// Polls until `condition` holds (a request that fails counts as not
+    /// yet); fails the test after `timeout`.
     static func eventually(_ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if (try? await condition()) == true { return }
-            try await Task.sleep(for: .milliseconds(50))
+        do {
+            try await poll(until: what, timeout: timeout) { (try? await condition()) == true }
+        } catch {
+            Issue.record("\(error)")
+            throw error
         }
-        Issue.record("timed out waiting until \(what)")
-        throw ControlError(.unavailable, "timed out waiting until \(what)")
     }
 }

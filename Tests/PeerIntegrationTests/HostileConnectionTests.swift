@@ -35,9 +35,13 @@ struct HostileConnectionTests {
     @Test func garbageBytesAreDropped() async throws {
         let cluster = try DaemonCluster()
         let (a, b, _, port) = try await servingPair(cluster)
-        let socket = try RawSocket(port: port)
-        var rng = SystemRandomNumberGenerator()
-        socket.send((0..<4096).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        // A whole record, so the handshake reads it (unframed bytes would
+        // only wait out the handshake timeout, the next test's case): it
+        // holds no handshake message, and must be refused well before that
+        // 5-second timeout, hence the socket waits 3.
+        let socket = try RawSocket(port: port, receiveTimeout: 3)
+        let garbage = (0..<4094).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
+        socket.send(RecordSplitter.frame(garbage) ?? [])
         #expect(socket.closedByPeer())
         try await stillServes(a, b, port: port)
         await cluster.stopAll()

@@ -152,4 +152,23 @@ struct SortedMapDiffTests {
         #expect(SortedMap.changedKeys(from: old, to: SortedMap<Int>(), isEqual: ==) == old.keys)
         #expect(SortedMap.changedKeys(from: SortedMap<Int>(), to: SortedMap<Int>(), isEqual: ==).isEmpty)
     }
+
+    @Test("changes from keys alone: keys on one side are added or removed, keys on both are modified", .shrinking(false))
+    func changesFromKeys() async {
+        await propertyCheck(count: 40, input: Gen.uint64(), Gen.int(in: 0...2000), Gen.int(in: 0...300)) { seed, size, steps in
+            var rng = SplitMix64(seed: seed)
+            var old = SortedMap<Int>()
+            var oldReference = ReferenceMap<Int>()
+            mutate(&old, &oldReference, steps: size * 2, keySpace: size + 1, using: &rng)
+            var new = old
+            var newReference = oldReference
+            mutate(&new, &newReference, steps: steps, keySpace: size + 10, using: &rng)
+
+            let oldKeys = Set(oldReference.storage.keys), newKeys = Set(newReference.storage.keys)
+            let changes = SortedMap.changes(fromKeys: old.keys, to: new)
+            #expect(changes.modified == oldKeys.intersection(newKeys).sorted(by: referenceLess))
+            #expect(changes.addedOrRemoved == oldKeys.symmetricDifference(newKeys).sorted(by: referenceLess))
+        }
+        #expect(SortedMap.changes(fromKeys: [], to: SortedMap<Int>()) == KeyChanges())
+    }
 }

@@ -1,4 +1,5 @@
 import SheafControl
+import SheafModels
 import Testing
 
 /// Every route over loopback, through the client, against a recording node.
@@ -31,7 +32,7 @@ import Testing
     @Test func objectRoutes() async throws {
         try await withServer { _, port, control in
             let client = client(port)
-            let fields: [String: JSONFieldValue] = ["n": .int(7), "d": .double(7), "b": .bytes([9]), "s": .string("x"), "z": .null]
+            let fields: [String: FieldValue] = ["n": .int(7), "d": .double(7), "b": .bytes([9]), "s": .string("x"), "z": .null]
             let put = try await client.put("doc 1", PutObjectRequest(fields: fields, parent: "root"), in: space)
             #expect(put == WriteResult(space: space, feed: writer, seq: 42, entries: 1))
             #expect(await control.lastPut?.fields == fields)

@@ -47,24 +47,24 @@ import Testing
         #expect(download.nextRequests(now: .zero, timeout: .seconds(5), window: 1_000, perRequest: 64).isEmpty)
         // The stream's chunks are taken as they come, leaves once their index chunk named them.
         for index in snap.indexIDs {
-            #expect(download.received(index, compressed: snap.chunks[index]!, from: p, now: NodeTime(nanoseconds: 100_000_000)).isAccepted)
+            #expect(download.received(index, compressed: snap.chunks[index]!, from: p, now: .milliseconds(100)).isAccepted)
         }
-        #expect(download.nextRequests(now: NodeTime(nanoseconds: 100_000_000), timeout: .seconds(5), window: 1_000, perRequest: 64).isEmpty)
+        #expect(download.nextRequests(now: .milliseconds(100), timeout: .seconds(5), window: 1_000, perRequest: 64).isEmpty)
         let leaves = snap.indexIDs.flatMap { snap.leavesOf[$0] ?? [] }
         let half = leaves.count / 2
         for leaf in leaves.prefix(half) {
-            #expect(download.received(leaf, compressed: snap.chunks[leaf]!, from: p, now: NodeTime(nanoseconds: 1_000_000_000)).isAccepted)
+            #expect(download.received(leaf, compressed: snap.chunks[leaf]!, from: p, now: .seconds(1)).isAccepted)
         }
         // Progress keeps the stream alive; silence past the timeout ends it.
-        #expect(download.expire(now: NodeTime(nanoseconds: 5_000_000_000)).isEmpty)
-        #expect(download.expire(now: NodeTime(nanoseconds: 6_000_000_000)) == [p])
+        #expect(download.expire(now: .seconds(5)).isEmpty)
+        #expect(download.expire(now: .seconds(6)) == [p])
         #expect(download.streamer == nil)
         // What it still owed is asked of the other source, in windows.
-        let asked = download.nextRequests(now: NodeTime(nanoseconds: 6_000_000_000), timeout: .seconds(5), window: 1_000, perRequest: 64)
+        let asked = download.nextRequests(now: .seconds(6), timeout: .seconds(5), window: 1_000, perRequest: 64)
         #expect(Set(asked.map(\.0)) == [q])
         #expect(Set(ids(asked)) == Set(leaves.dropFirst(half)))
         for leaf in ids(asked) {
-            #expect(download.received(leaf, compressed: snap.chunks[leaf]!, from: q, now: NodeTime(nanoseconds: 7_000_000_000)).isAccepted)
+            #expect(download.received(leaf, compressed: snap.chunks[leaf]!, from: q, now: .seconds(7)).isAccepted)
         }
         #expect(download.isComplete)
     }
@@ -149,10 +149,27 @@ import Testing
         #expect(late.isEmpty)
         download.addSource(q)
         #expect(download.sources == [p, q].sorted())
-        late = download.expire(now: NodeTime(nanoseconds: 5_000_000_000))
+        late = download.expire(now: .seconds(5))
         #expect(late == [p])
-        let retry = download.nextRequests(now: NodeTime(nanoseconds: 5_000_000_000), timeout: .seconds(5), window: 10, perRequest: 10)
+        let retry = download.nextRequests(now: .seconds(5), timeout: .seconds(5), window: 10, perRequest: 10)
         for id in ids(first) { #expect(retry.filter { $0.1.contains(id) }.map(\.0) == [q]) }
+    }
+
+    @Test func aBusyPeerIsWaitedForUntilItFallsSilent() throws {
+        let snap = try snapshot()
+        var download = ChunkDownload(manifest: snap.manifest, sources: [p, q])
+        let first = download.nextRequests(now: .zero, timeout: .seconds(5), window: 2, perRequest: 10)
+        #expect(Set(first.map(\.0)) == [p, q])
+        // Past the deadline, p is still sending (so it is waited for, with another timeout); q is not.
+        var waits: [(PublicKey, NodeTime)] = []
+        let late = download.expire(now: .seconds(5), timeout: .seconds(5)) { peer, since in
+            waits.append((peer, since))
+            return peer == p
+        }
+        #expect(late == [q])
+        #expect(waits.allSatisfy { $0.1 == .zero })
+        #expect(download.expire(now: NodeTime(nanoseconds: 9_999_999_999), timeout: .seconds(5)).isEmpty)
+        #expect(download.expire(now: .seconds(10), timeout: .seconds(5)) == [p])
     }
 
     @Test func aChunkEveryoneFailedIsAskedAgain() throws {

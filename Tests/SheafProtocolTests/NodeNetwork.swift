@@ -66,15 +66,8 @@ struct NodeNetwork {
     /// Opens a space on a node, holding `batches` (of any feeds) already.
     mutating func openSpace(_ space: PublicKey, at node: Int, trust: TrustPolicy = .replay, holding batches: [VerifiedBatch] = [],
                             members: Set<PublicKey> = [], contacts: [Int] = []) {
-        var stored = Frontier()
-        var heads: [PublicKey: SignedHead] = [:]
-        for batch in batches {
-            hold(batch, at: node)
-            stored.advance(batch.feed, to: batch.head.anchor)
-            heads[batch.feed] = batch.head
-        }
-        let local = LocalSpace(space: space, trust: trust, stored: stored, heads: Array(heads.values), members: members,
-                               snapshots: [], contacts: contacts.map(address))
+        for batch in batches { hold(batch, at: node) }
+        let local = LocalSpace.test(space, trust: trust, holding: batches, members: members, contacts: contacts.map(address))
         input(.spaceOpened(local), to: node)
     }
 
@@ -172,6 +165,30 @@ struct NodeNetwork {
             }
         }
     }
+}
+
+extension LocalSpace {
+    /// `space` as a replica holding `batches` (of any feeds) describes it:
+    /// their frontier and each feed's last head.
+    static func test(_ space: PublicKey, trust: TrustPolicy, holding batches: [VerifiedBatch] = [], members: Set<PublicKey> = [],
+                     snapshots: [LocalSnapshot] = [], contacts: [PeerAddress] = []) -> LocalSpace {
+        var stored = Frontier()
+        var heads: [PublicKey: SignedHead] = [:]
+        for batch in batches {
+            stored.advance(batch.feed, to: batch.head.anchor)
+            heads[batch.feed] = batch.head
+        }
+        return LocalSpace(space: space, trust: trust, stored: stored, heads: heads.keys.sorted().compactMap { heads[$0] },
+                          members: members, snapshots: snapshots, contacts: contacts)
+    }
+}
+
+/// A started node, its key from `seed`, that opened `local`.
+func startedNode(seed: UInt64, config: NodeConfig = NodeConfig(), opening local: LocalSpace) -> (ProtocolNode, [NodeOutput]) {
+    var node = ProtocolNode(identity: testKeyPair(seed: seed).publicKey, config: config, seed: 1)
+    var out = node.start(now: .zero)
+    out += node.handle(.spaceOpened(local), now: .zero)
+    return (node, out)
 }
 
 /// A peer played by the test: it speaks to one node directly, frame by frame.

@@ -21,12 +21,7 @@ import Testing
 
     /// A node holding `held` that a fake peer has connected to.
     func nodeWithFakePeer(_ fake: FakePeer, config: NodeConfig = NodeConfig(), holding held: [VerifiedBatch] = []) -> (ProtocolNode, [NodeOutput]) {
-        var node = ProtocolNode(identity: testKeyPair(seed: 701).publicKey, config: config, seed: 1)
-        var out = node.start(now: .zero)
-        var stored = Frontier()
-        for batch in held { stored.advance(batch.feed, to: batch.head.anchor) }
-        out += node.handle(.spaceOpened(LocalSpace(space: space, trust: .replay, stored: stored, heads: held.suffix(1).map(\.head),
-                                                   members: [], snapshots: [], contacts: [])), now: .zero)
+        var (node, out) = startedNode(seed: 701, config: config, opening: .test(space, trust: .replay, holding: held))
         out += fake.connect(to: &node)
         return (node, out)
     }
@@ -90,6 +85,16 @@ import Testing
         let out = node.handle(fake.space(space, .sync(.frontier(Frontier()))), now: .zero)
         #expect(out.charges(of: fake.identity) == [.unsolicited])
         #expect(out.sent(to: fake.identity).isEmpty)
+    }
+
+    @Test func aHelloOfAnotherVersionEndsTheSessionWithoutPenalty() {
+        let fake = FakePeer(seed: 716)
+        var (node, _) = nodeWithFakePeer(fake)
+        let hello = Hello(version: WireVersion.current + 1, address: PeerAddress(node: fake.identity, endpoint: "fake"))
+        let out = node.handle(fake.frame(.hello(hello)), now: .zero)
+        #expect(out.disconnects(fake.identity))
+        #expect(out.charges(of: fake.identity).isEmpty)
+        #expect(node.connectedPeers.isEmpty)
     }
 
     @Test func anOpenForAnUnknownSpaceIsClosedWithoutPenalty() {
@@ -188,6 +193,30 @@ import Testing
         #expect(!network.received[b].contains { if case .space(_, .broadcast) = $0.message { true } else { false } })
         #expect(network.received[b].contains { if case .space(_, .sync(.range)) = $0.message { true } else { false } })
         #expect(network.nodes[b].counters.deliveries == 0)
+    }
+
+    @Test func aRangeFromAPeerStillSendingIsWaitedForThenAskedAgain() throws {
+        let fake = FakePeer(seed: 730)
+        var (node, _) = nodeWithFakePeer(fake)
+        _ = node.handle(fake.open(space), now: .zero)
+        // The peer holds entries this node lacks: a range is asked of it.
+        var claimed = Frontier()
+        claimed.advance(space, to: try batches(1, entries: 50)[0].head.anchor)
+        let asked = node.handle(fake.space(space, .sync(.frontier(claimed))), now: .zero)
+        let timeout = try #require(asked.compactMap { output -> (NodeTimer, Duration)? in
+            if case .schedule(let timer, let after) = output, case .rangeTimeout = timer { (timer, after) } else { nil }
+        }.first)
+        #expect(asked.sent(to: fake.identity).contains { if case .space(_, .sync(.request)) = $0 { true } else { false } })
+        // It keeps sending (a backlog of other answers): when the timeout
+        // fires, the request is given more time, nobody is charged.
+        let due = NodeTime.zero + timeout.1
+        _ = node.handle(fake.frame(.ping(nonce: 1)), now: NodeTime(nanoseconds: due.nanoseconds - 100_000_000))
+        let waited = node.handle(.timerFired(timeout.0), now: due)
+        #expect(waited.charges(of: fake.identity).isEmpty)
+        #expect(waited.contains { if case .schedule(timeout.0, _) = $0 { true } else { false } })
+        // Silent for a whole timeout: the request lapses and the peer is charged.
+        let lapsed = node.handle(.timerFired(timeout.0), now: due + NodeConfig().requestTimeout)
+        #expect(lapsed.charges(of: fake.identity) == [.unresponsive])
     }
 
     @Test func twoHeadsAtOneSeqAreAFork() throws {
@@ -325,8 +354,4 @@ import Testing
         let later = node.handle(fake.frame(.ping(nonce: 99)), now: .seconds(1))
         #expect(later.charges(of: fake.identity).isEmpty)
     }
-}
-
-extension NodeTime {
-    static func seconds(_ s: Int) -> NodeTime { NodeTime(nanoseconds: UInt64(s) * 1_000_000_000) }
 }

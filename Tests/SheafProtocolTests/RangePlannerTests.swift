@@ -32,11 +32,10 @@ import Testing
         #expect(plan(&planner).isEmpty)
 
         let a = try #require(first.first { $0.request.feed == feedA })
-        #expect(planner.isOutstanding(feedA, generation: a.generation))
-        #expect(!planner.isOutstanding(feedA, generation: a.generation + 100))
+        #expect(planner.outstanding[feedA] == a)
         let finished = planner.finish(feedA)
         #expect(finished == a)
-        #expect(!planner.isOutstanding(feedA, generation: a.generation))
+        #expect(planner.outstanding[feedA] == nil)
         // Answered up to 10: the next range continues from there, from the one who holds more.
         let next = plan(&planner, stored: [feedA: 10])
         #expect(next.count == 1)

@@ -21,6 +21,11 @@ func testKey(_ n: UInt64) -> PublicKey { testKeyPair(seed: 0xFEED_0000 + n).publ
 /// An arbitrary hash, distinct per `n`.
 func testHash(_ n: UInt64) -> Hash { Hash.of(Array("hash-\(n)".utf8), domain: HashDomain("test")) }
 
+extension NodeTime {
+    static func seconds(_ s: UInt64) -> NodeTime { NodeTime(nanoseconds: s * 1_000_000_000) }
+    static func milliseconds(_ ms: UInt64) -> NodeTime { NodeTime(nanoseconds: ms * 1_000_000) }
+}
+
 /// `count` small entry drafts, distinct per `tag`.
 func drafts(_ count: Int, tag: Int) -> [EntryDraft] {
     (0..<count).map { EntryDraft(payload: Array("entry \(tag).\($0)".utf8)) }

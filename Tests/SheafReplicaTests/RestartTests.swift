@@ -98,6 +98,46 @@ final class CapturingLogHandler: LogHandler, @unchecked Sendable {
         }
     }
 
+    /// A tail shorter than the snapshot has records leaves the next snapshot
+    /// incremental; one at least as long (here mostly on one object, the
+    /// case where re-encoding everything costs most) makes it re-encode
+    /// every leaf, cutting afresh around new keys. All agree with a full replay.
+    @Test func longTailMakesTheNextSnapshotAFullBuild() async throws {
+        try await withTemporaryDirectory { dir in
+            let g = testKeyPair(94)
+            // (tail length, new objects among them, whether the next snapshot re-encodes every leaf)
+            for (tail, added, full) in [(20, 0, false), (300, 0, true), (300, 40, true)] {
+                let path = Path.join(dir, "tail-\(tail)-\(added)")
+                var replica = try await openReplica(ObjectStore.self, path, space: g.publicKey, identity: g)
+                try await fillObjects(replica, count: 300)
+                let base = try await replica.snapshotNow().manifest
+                #expect(base.recordCount == 300)
+                for i in 0..<tail {
+                    let id = i < added ? "new-\(i)" : "obj-7"
+                    try await replica.append(put(id, ["v": .int(Int64(i))]))
+                }
+                let root = try await replica.stateRoot()
+                await replica.close()
+
+                replica = try await openReplica(ObjectStore.self, path, space: g.publicKey, identity: g)
+                #expect(await replica.startup.replayed == tail)
+                #expect(try await replica.stateRoot() == root)
+                let next = try await replica.snapshotNow()
+                #expect(next.manifest.stateRoot == root)
+                if full {
+                    #expect(next.leavesEncoded == Int(next.manifest.leafCount))
+                } else {
+                    #expect(next.leavesEncoded >= 1 && next.leavesEncoded < Int(next.manifest.leafCount) / 4)
+                }
+                await replica.close()
+
+                let replay = try await fullReplayRoot(ObjectStore.self, of: path, space: g.publicKey, identity: g,
+                                                      scratch: path + "-replay")
+                #expect(replay.root == root)
+            }
+        }
+    }
+
     /// After restarting from a snapshot the node's clock still covers what
     /// it has seen, so its new writes win over older ones, as after a full replay.
     @Test func writesAfterRestartFromSnapshotWinLikeAfterFullReplay() async throws {

@@ -25,13 +25,13 @@ public enum Behaviour: String, Hashable, Sendable, CaseIterable {
 
     public static var attacks: [Behaviour] { allCases.filter { $0 != .honest } }
 
-    /// What honest nodes report when they catch this behaviour.
+    /// What honest nodes report when they catch this behaviour. An
+    /// equivocator and a liar are not charged: the evidence against them is
+    /// reported instead (`forkDetected`, `fraudDetected`).
     var detectedAs: Set<Misbehaviour> {
         switch self {
-        case .honest: []
+        case .honest, .equivocator, .liar: []
         case .forger: [.invalidSignature, .invalidEntries]
-        case .equivocator: [.forkedFeed]
-        case .liar: [.lyingSnapshot]
         case .garbage: [.malformedFrame, .oversizeFrame, .flooding]
         case .withholder: [.unresponsive]
         }

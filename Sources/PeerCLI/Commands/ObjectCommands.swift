@@ -1,5 +1,6 @@
 import ArgumentParser
 import SheafControl
+import SheafModels
 
 /// `SPACE ID`, the object a command is about.
 public struct ObjectArguments: ParsableArguments {
@@ -34,7 +35,7 @@ public struct PutCommand: AsyncParsableCommand {
 
     public func run() async throws {
         try await reportingErrors { () throws(ControlError) in
-            var values: [String: JSONFieldValue] = [:]
+            var values: [String: FieldValue] = [:]
             for field in fields {
                 let (name, value) = try FieldSyntax.parseAssignment(field)
                 values[name] = value

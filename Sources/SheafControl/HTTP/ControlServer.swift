@@ -12,9 +12,9 @@ import Synchronization
 /// requests in flight finish before `run` returns. Cancelling `run` does the
 /// same but also cancels the node calls in flight.
 public final class ControlServer: Sendable {
-    public let service: ControlService
-    private let limits: ControlServerLimits
-    private let logger: Logger
+    let service: ControlService
+    let limits: ControlServerLimits
+    let logger: Logger
     private let group: any EventLoopGroup
     private let state = Mutex(Registry())
 
@@ -105,8 +105,7 @@ public final class ControlServer: Sendable {
                             continue
                         }
                         group.addTask {
-                            await ServerConnection(id: id, service: self.service, limits: self.limits, logger: self.logger, server: self)
-                                .serve(connection)
+                            await ServerConnection(id: id, server: self).serve(connection)
                             self.state.withLock { $0.remove(id) }
                         }
                     }

@@ -1,13 +1,13 @@
 import Foundation
 
 /// A reply before it meets the wire.
-public struct ControlResponse: Sendable {
-    public var status: Int
-    public var contentType: String
-    public var headers: [(String, String)]
-    public var body: Data
+struct ControlResponse: Sendable {
+    var status: Int
+    var contentType: String
+    var headers: [(String, String)]
+    var body: Data
 
-    public init(status: Int, contentType: String = "application/json", headers: [(String, String)] = [], body: Data) {
+    init(status: Int, contentType: String = "application/json", headers: [(String, String)] = [], body: Data) {
         self.status = status
         self.contentType = contentType
         self.headers = headers
@@ -15,7 +15,7 @@ public struct ControlResponse: Sendable {
     }
 
     /// The error envelope with the code's status (and the headers 401 and 405 call for).
-    public static func error(_ error: ControlError) -> ControlResponse {
+    static func error(_ error: ControlError) -> ControlResponse {
         var headers: [(String, String)] = []
         if error.code == .unauthorized { headers.append(("WWW-Authenticate", "Bearer")) }
         let body = (try? ControlJSON.encode(ErrorBody(error: error))) ?? Data(#"{"error":{"code":"internal","message":"?"}}"#.utf8)
@@ -25,18 +25,18 @@ public struct ControlResponse: Sendable {
 
 /// The HTTP API without HTTP: checks the token, decodes a route's body,
 /// calls the node and encodes what it returns. The server feeds it whole
-/// requests; tests can call it directly.
-public struct ControlService: Sendable {
-    public let control: any PeerControl
+/// requests.
+struct ControlService: Sendable {
+    let control: any PeerControl
     private let token: [UInt8]
 
-    public init(control: any PeerControl, token: String) {
+    init(control: any PeerControl, token: String) {
         self.control = control
         self.token = Array(token.utf8)
     }
 
     /// Checks `Authorization: Bearer <token>`, in time independent of where it differs.
-    public func authorize(_ header: String?) throws(ControlError) {
+    func authorize(_ header: String?) throws(ControlError) {
         let hint = "send `Authorization: Bearer <token>`; the token is in control.json in the daemon's data directory"
         guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else {
             throw ControlError(.unauthorized, "this request needs the control token", hint: hint)
@@ -50,7 +50,7 @@ public struct ControlService: Sendable {
     }
 
     /// The reply to a matched, authorized route with its whole body.
-    public func respond(to route: ControlRoute, body: Data) async -> ControlResponse {
+    func respond(to route: ControlRoute, body: Data) async -> ControlResponse {
         do {
             return try await dispatch(route, body: body)
         } catch {

@@ -7,10 +7,10 @@ import NIOHTTP1
 /// its route's limit before it is buffered, and answers each in turn.
 struct ServerConnection {
     let id: Int
-    let service: ControlService
-    let limits: ControlServerLimits
-    let logger: Logger
     let server: ControlServer
+    private var service: ControlService { server.service }
+    private var limits: ControlServerLimits { server.limits }
+    private var logger: Logger { server.logger }
 
     /// A request being received: its route (or why it has none) and its body so far.
     private struct Incoming {

@@ -49,6 +49,12 @@ public struct NodeConfig: Sendable {
     /// behind each other on the sender's link).
     public var requestTimeout: Duration = .milliseconds(500)
     public var rangeTimeoutPerEntry: Duration = .microseconds(100)
+    /// A request past its timeout whose peer is still sending (its answers
+    /// queue behind others, or this node works through a backlog of them)
+    /// is waited for a while longer rather than asked again elsewhere, up to
+    /// this long in all: retrying would add duplicates to the very backlog
+    /// that made it late.
+    public var maxBusyWait: Duration = .seconds(30)
     /// How often the overlay shuffles and refills its active view.
     public var overlayTickInterval: Duration = .seconds(2)
     /// Most entries asked for in one range request.

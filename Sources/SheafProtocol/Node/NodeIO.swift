@@ -144,10 +144,8 @@ public enum Misbehaviour: String, Hashable, Sendable, CaseIterable {
     case badCapability
     case invalidEntries
     case invalidSignature
-    case forkedFeed
     case badChunk
     case badManifest
-    case lyingSnapshot
     case badEvidence
     case unsolicited
     case flooding

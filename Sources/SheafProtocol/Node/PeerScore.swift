@@ -17,7 +17,7 @@ public struct ScoringConfig: Sendable {
     /// What one instance of each misbehaviour costs.
     public func penalty(_ kind: Misbehaviour) -> Int {
         switch kind {
-        case .oversizeFrame, .badCapability, .invalidSignature, .forkedFeed, .lyingSnapshot: 100
+        case .oversizeFrame, .badCapability, .invalidSignature: 100
         case .malformedFrame, .invalidEntries, .badChunk, .badManifest, .badEvidence: 50
         case .flooding: 40
         // Silence and early traffic are what loss and partitions look like

@@ -14,7 +14,7 @@ extension ProtocolNode {
         switch message {
         case .requestOffers, .requestSnapshot:
             let offered = Array(spaces[key]!.snapshots.prefix(Self.maxOffers))
-            sendSpace(.snapshot(.offers(offered.map { Self.offer(for: $0.manifest) })), in: key, to: peer)
+            sendSpace(.snapshot(.offers(Array(spaces[key]!.offers.prefix(Self.maxOffers)))), in: key, to: peer)
             // Attestations of the offered roots first, then of any other root
             // (a joiner counts those towards a quorum for other offers).
             let offeredRoots = Set(offered.map(\.manifest.stateRoot))
@@ -34,8 +34,8 @@ extension ProtocolNode {
                 }
             }
         case .requestManifest(let id):
-            if let local = spaces[key]!.snapshots.first(where: { $0.manifest.id == id }) {
-                sendSpace(.snapshot(.manifest(local.manifest.encoded)), in: key, to: peer)
+            if let i = spaces[key]!.offers.firstIndex(where: { $0.manifest == id }) {
+                sendSpace(.snapshot(.manifest(spaces[key]!.snapshots[i].manifest.encoded)), in: key, to: peer)
             }
         case .requestChunks(let ids):
             outputs.append(.serveChunks(key, ids, to: peer))
@@ -56,10 +56,7 @@ extension ProtocolNode {
         case .chunk(let id, let compressed):
             receivedChunk(id, compressed, in: key, from: peer)
         case .chunkMissing(let id):
-            guard case .joining(var joining) = spaces[key]!.phase, var download = joining.download else { return }
-            _ = download.missing(id, at: peer)
-            joining.download = download
-            spaces[key]!.phase = .joining(joining)
+            guard spaces[key]!.joining?.download?.missing(id, at: peer) != nil else { return }
             pumpDownload(in: key)
         }
     }
@@ -79,12 +76,13 @@ extension ProtocolNode {
     /// also to stream the newest snapshot, which saves the round trips of
     /// asking for chunks. Asked once per instant.
     mutating func askForOffers(in key: DiscoveryKey, to peer: PeerAddress) {
-        guard case .joining(var joining) = spaces.read(key, { $0.phase }), joining.askedAt[peer.node] != now else { return }
-        joining.askedAt[peer.node] = now
-        let stream = joining.streamer == nil
-        if stream { joining.streamer = peer.node }
-        spaces[key]!.phase = .joining(joining)
+        guard spaces[key]?.isJoining == true, spaces[key]!.joining!.askedAt[peer.node] != now else { return }
+        spaces[key]!.joining!.askedAt[peer.node] = now
+        let stream = spaces[key]!.joining!.streamer == nil
+        if stream { spaces[key]!.joining!.streamer = peer.node }
         sendSpace(.snapshot(stream ? .requestSnapshot : .requestOffers), in: key, to: peer)
+        // `chooseSnapshot` waits this long for the streamer's offers.
+        if stream { outputs.append(.schedule(.chunkCheck(key), after: config.requestTimeout)) }
     }
 
     /// Manifests whose audit a node remembers, at most (offers are untrusted input).
@@ -112,25 +110,7 @@ extension ProtocolNode {
     // MARK: Offers
 
     mutating func receivedOffers(_ offers: [SnapshotOffer], in key: DiscoveryKey, from peer: PublicKey) {
-        switch spaces[key]!.phase {
-        case .joining(var joining):
-            for offer in offers where !joining.rejected.contains(offer.manifest) {
-                joining.offers[offer.manifest, default: (offer, [])].peers.insert(peer)
-                if joining.download?.manifestID == offer.manifest { joining.download?.addSource(peer) }
-            }
-            // The manifest of the first (newest) offer follows the offers:
-            // wait for it rather than ask. The streamer streams that one.
-            if let first = offers.first, !joining.rejected.contains(first.manifest) {
-                if peer == joining.streamer && joining.streamedManifest == nil { joining.streamedManifest = first.manifest }
-                if joining.manifests[first.manifest] == nil && joining.manifestRequest == nil {
-                    joining.manifestRequest = (first.manifest, peer, now + config.requestTimeout)
-                    outputs.append(.schedule(.chunkCheck(key), after: config.requestTimeout))
-                }
-            }
-            spaces[key]!.phase = .joining(joining)
-            chooseSnapshot(in: key)
-            pumpDownload(in: key)
-        case .live:
+        guard spaces[key]!.isJoining else {
             // A node holding the history audits what it is offered.
             guard config.auditSnapshots else { return }
             let stored = spaces[key]!.stored
@@ -139,66 +119,110 @@ extension ProtocolNode {
                 spaces[key]!.audits[offer.manifest] = .pending
                 sendSpace(.snapshot(.requestManifest(offer.manifest)), in: key, to: peer)
             }
+            return
         }
+        spaces[key]!.joining!.note(offers, from: peer)
+        // The manifest of the first (newest) offer follows the offers:
+        // wait for it rather than ask. The streamer streams that one.
+        let first = offers.first.flatMap { spaces[key]!.joining!.rejected.contains($0.manifest) ? nil : $0 }
+        if peer == spaces[key]!.joining!.streamer && spaces[key]!.joining!.streamedManifest == nil {
+            if let first {
+                spaces[key]!.joining!.streamedManifest = first.manifest
+                // Downloading already (the streamer answered late): its
+                // stream is coming anyway, so take the chunks from it.
+                if spaces[key]!.joining!.download?.takesStream(of: first) == true { startStream(from: peer, in: key) }
+            } else {
+                // Nothing (acceptable) to stream: stop waiting for it.
+                spaces[key]!.joining!.streamer = nil
+            }
+        }
+        if let first, spaces[key]!.joining!.manifests[first.manifest] == nil && spaces[key]!.joining!.manifestRequest == nil {
+            awaitManifest(first.manifest, from: peer, in: key)
+        }
+        chooseSnapshot(in: key)
+        pumpDownload(in: key)
+    }
+
+    /// Waits `requestTimeout` for manifest `id` from `peer`; `chunkCheck`
+    /// then gives up on it.
+    mutating func awaitManifest(_ id: Hash, from peer: PublicKey, in key: DiscoveryKey) {
+        spaces[key]!.joining!.manifestRequest = (id, peer, now + config.requestTimeout)
+        outputs.append(.schedule(.chunkCheck(key), after: config.requestTimeout))
+    }
+
+    /// `peer` streams the download's chunks from now on; `chunkCheck`
+    /// notices if the stream stalls for `chunkTimeout`.
+    mutating func startStream(from peer: PublicKey, in key: DiscoveryKey) {
+        spaces[key]!.joining!.download?.stream(from: peer, now: now, timeout: config.chunkTimeout)
+        outputs.append(.schedule(.chunkCheck(key), after: config.chunkTimeout))
     }
 
     /// Starts downloading the newest offered snapshot as soon as its manifest
     /// is in. Whether its signer may be trusted is decided before installing:
     /// that needs the genesis feed, which arrives meanwhile.
     mutating func chooseSnapshot(in key: DiscoveryKey) {
-        guard case .joining(var joining) = spaces.read(key, { $0.phase }), joining.download == nil, joining.complete == nil,
+        guard let joining = spaces[key]?.joining, joining.download == nil, joining.complete == nil,
               joining.installing == nil else { return }
+        // The neighbour asked to stream sends its offers first, then every
+        // chunk unasked. Until they come (for `requestTimeout` at most),
+        // asking others for chunks would fetch the snapshot twice.
+        if let streamer = joining.streamer, joining.streamedManifest == nil,
+           let asked = joining.askedAt[streamer], now < asked + config.requestTimeout {
+            return
+        }
         let space = spaces[key]!
         let candidates = joining.offers.values.filter { candidate in
             !joining.rejected.contains(candidate.offer.manifest) && !candidate.peers.isEmpty
                 && !space.denounced.contains(candidate.offer.signer)
                 && (space.members.isEmpty || space.isMember(candidate.offer.signer))
         }.sorted { a, b in
-            a.offer.entryCount != b.offer.entryCount ? a.offer.entryCount > b.offer.entryCount : a.offer.manifest < b.offer.manifest
+            // Newest first; of equally new ones, the one being streamed (no
+            // second download), then by id.
+            if a.offer.entryCount != b.offer.entryCount { return a.offer.entryCount > b.offer.entryCount }
+            let streamed = joining.streamedManifest
+            if (a.offer.manifest == streamed) != (b.offer.manifest == streamed) { return a.offer.manifest == streamed }
+            return a.offer.manifest < b.offer.manifest
         }
         guard let best = candidates.first else { return }
         let id = best.offer.manifest
         if let manifest = joining.manifests[id] {
             var download = ChunkDownload(manifest: manifest, sources: Array(best.peers))
             for (id, early) in joining.early.sorted(by: { $0.key < $1.key }) { _ = download.provide(id, compressed: early.compressed) }
+            spaces[key]!.joining!.early = [:]
+            spaces[key]!.joining!.download = consume download
+            spaces[key]!.joining!.manifestRequest = nil
             if let streamer = joining.streamer, joining.streamedManifest == id, best.peers.contains(streamer) {
-                download.stream(from: streamer, now: now, timeout: config.chunkTimeout)
-                outputs.append(.schedule(.chunkCheck(key), after: config.chunkTimeout))
+                startStream(from: streamer, in: key)
             }
-            joining.early = [:]
-            joining.download = download
-            joining.manifestRequest = nil
-            spaces[key]!.phase = .joining(joining)
             outputs.append(.event(.bootstrapChoseSnapshot(key, manifest: id, entries: manifest.frontier.entryCount,
                                                           bytes: manifest.compressedBytes)))
             pumpDownload(in: key)
+            // Its trust may need the genesis feed: fetch it meanwhile.
+            planRanges(in: key)
         } else if joining.manifestRequest == nil, let peer = best.peers.sorted().first {
-            joining.manifestRequest = (id, peer, now + config.requestTimeout)
-            spaces[key]!.phase = .joining(joining)
             sendSpace(.snapshot(.requestManifest(id)), in: key, to: peer)
-            outputs.append(.schedule(.chunkCheck(key), after: config.requestTimeout))
+            awaitManifest(id, from: peer, in: key)
         }
     }
 
     /// Joining without any offer after a while (the space has no snapshot
     /// yet, or no neighbour serves one): replay instead.
     mutating func joiningRound(in key: DiscoveryKey) {
-        guard case .joining(var joining) = spaces.read(key, { $0.phase }) else { return }
-        joining.rounds += 1
-        let idle = joining.offers.isEmpty && joining.download == nil && joining.complete == nil && joining.installing == nil
-        spaces[key]!.phase = .joining(joining)
-        if idle && joining.rounds >= 5 && !spaces[key]!.overlay.active.isEmpty {
+        guard spaces[key]?.isJoining == true else { return }
+        spaces[key]!.joining!.rounds += 1
+        let rounds = spaces[key]!.joining!.rounds
+        if spaces[key]!.joining!.isIdle && rounds >= 5 && !spaces[key]!.overlay.active.isEmpty {
             goLive(in: key, fromSnapshot: false)
             return
         }
         // Offers and attestations keep coming in while joining.
-        if joining.rounds % 3 == 0 { sendToNeighbours(.snapshot(.requestOffers), in: key) }
+        if rounds % 3 == 0 { sendToNeighbours(.snapshot(.requestOffers), in: key) }
         chunkCheck(in: key)
         installIfTrusted(in: key)
     }
 
     mutating func goLive(in key: DiscoveryKey, fromSnapshot: Bool) {
-        spaces[key]!.phase = .live
+        spaces[key]!.joining = nil
         outputs.append(.event(.spaceReady(key, fromSnapshot: fromSnapshot)))
         planRanges(in: key)
     }
@@ -213,44 +237,37 @@ extension ProtocolNode {
             guard manifest.space == spaces[key]!.space else { throw SnapshotError(.wrongSpace) }
         } catch {
             charge(peer, .badManifest, "\(error)")
-            if case .joining(var joining) = spaces[key]!.phase, let request = joining.manifestRequest, request.peer == peer {
-                joining.rejected.insert(request.id)
-                joining.manifestRequest = nil
-                spaces[key]!.phase = .joining(joining)
+            if let request = spaces[key]!.joining?.manifestRequest, request.peer == peer {
+                spaces[key]!.joining!.rejected.insert(request.id)
+                spaces[key]!.joining!.manifestRequest = nil
                 chooseSnapshot(in: key)
             }
             return
         }
         let id = manifest.id
-        switch spaces[key]!.phase {
-        case .joining(var joining):
-            guard joining.offers[id]?.peers.contains(peer) == true else {
-                charge(peer, .unsolicited, "manifest that was not offered")
-                return
-            }
-            joining.manifests[id] = manifest
-            if joining.manifestRequest?.id == id { joining.manifestRequest = nil }
-            spaces[key]!.phase = .joining(joining)
-            chooseSnapshot(in: key)
-        case .live:
+        guard spaces[key]!.isJoining else {
             guard spaces[key]!.audits[id] == .pending else { return }
             outputs.append(.audit(key, manifest))
+            return
         }
+        guard spaces[key]!.joining!.offers[id]?.peers.contains(peer) == true else {
+            charge(peer, .unsolicited, "manifest that was not offered")
+            return
+        }
+        spaces[key]!.joining!.manifests[id] = manifest
+        if spaces[key]!.joining!.manifestRequest?.id == id { spaces[key]!.joining!.manifestRequest = nil }
+        chooseSnapshot(in: key)
     }
 
     // MARK: Chunks
 
     mutating func receivedChunk(_ id: Hash, _ compressed: [UInt8], in key: DiscoveryKey, from peer: PublicKey) {
-        guard case .joining(var joining) = spaces[key]!.phase else { return }
-        guard var download = joining.download else {
-            if joining.early.count < Self.maxEarlyChunks * 4 { joining.early[id] = (peer, compressed) }
-            spaces[key]!.phase = .joining(joining)
+        guard spaces[key]!.isJoining else { return }
+        guard spaces[key]!.joining!.download != nil else {
+            if spaces[key]!.joining!.early.count < Self.maxEarlyChunks * 4 { spaces[key]!.joining!.early[id] = (peer, compressed) }
             return
         }
-        let outcome = download.received(id, compressed: compressed, from: peer, now: now)
-        joining.download = download
-        spaces[key]!.phase = .joining(joining)
-        switch outcome {
+        switch spaces[key]!.joining!.download!.received(id, compressed: compressed, from: peer, now: now) {
         case .accepted:
             reportProgress(in: key)
         case .rejected(let why):
@@ -262,29 +279,25 @@ extension ProtocolNode {
     }
 
     mutating func reportProgress(in key: DiscoveryKey) {
-        guard case .joining(var joining) = spaces[key]!.phase, let download = joining.download else { return }
+        guard let download = spaces[key]?.joining?.download else { return }
         let step = max(1, download.chunksTotal / 50)
-        guard download.chunksDone - joining.lastProgress >= step || download.isComplete else { return }
-        joining.lastProgress = download.chunksDone
-        spaces[key]!.phase = .joining(joining)
+        guard download.chunksDone - spaces[key]!.joining!.lastProgress >= step || download.isComplete else { return }
+        spaces[key]!.joining!.lastProgress = download.chunksDone
         outputs.append(.event(.bootstrapProgress(key, chunksDone: download.chunksDone, chunksTotal: download.chunksTotal,
                                                  bytesDone: download.bytesDone, bytesTotal: download.bytesTotal)))
     }
 
     /// Sends the next chunk requests, or moves a complete download on.
     mutating func pumpDownload(in key: DiscoveryKey) {
-        guard case .joining(var joining) = spaces.read(key, { $0.phase }), var download = joining.download else { return }
-        if download.isComplete {
-            joining.download = nil
-            joining.complete = download
-            spaces[key]!.phase = .joining(joining)
+        guard let isComplete = spaces[key]?.joining?.download?.isComplete else { return }
+        if isComplete {
+            spaces[key]!.joining!.complete = spaces[key]!.joining!.download
+            spaces[key]!.joining!.download = nil
             installIfTrusted(in: key)
             return
         }
-        let requests = download.nextRequests(now: now, timeout: config.chunkTimeout, window: config.chunkWindow,
-                                             perRequest: config.chunksPerRequest)
-        joining.download = download
-        spaces[key]!.phase = .joining(joining)
+        let requests = spaces[key]!.joining!.download!.nextRequests(now: now, timeout: config.chunkTimeout, window: config.chunkWindow,
+                                                                    perRequest: config.chunksPerRequest)
         for (peer, ids) in requests { sendSpace(.snapshot(.requestChunks(ids)), in: key, to: peer) }
         if !requests.isEmpty { outputs.append(.schedule(.chunkCheck(key), after: config.chunkTimeout)) }
     }
@@ -292,65 +305,64 @@ extension ProtocolNode {
     /// Installs a complete download once the genesis feed has caught up with
     /// the snapshot's (so membership is known) and the trust policy accepts it.
     mutating func installIfTrusted(in key: DiscoveryKey) {
-        guard case .joining(var joining) = spaces.read(key, { $0.phase }), let complete = joining.complete else { return }
+        guard let complete = spaces[key]?.joining?.complete else { return }
         let space = spaces[key]!
         let manifest = complete.manifest
-        guard space.stored.seq(of: space.space) >= manifest.frontier.seq(of: space.space) else { return }
+        guard space.genesisAllowsInstalling(manifest) else { return }
         if Trust.accepts(manifest, policy: space.trust, space: space.space, members: space.members,
                          attestations: space.attestations[manifest.stateRoot] ?? [], denounced: space.denounced) {
-            joining.complete = nil
-            joining.installing = complete.manifestID
-            spaces[key]!.phase = .joining(joining)
+            spaces[key]!.joining!.complete = nil
+            spaces[key]!.joining!.installing = complete.manifestID
             outputs.append(.install(key, manifest, chunks: complete.chunks))
         } else if case .quorum = space.trust, space.isMember(manifest.signer), !space.denounced.contains(manifest.signer),
-                  joining.rounds < Self.quorumPatienceRounds {
+                  space.joining!.rounds < Self.quorumPatienceRounds {
             // Not enough attestations yet: audits take a while. Ask again and wait.
-            spaces[key]!.phase = .joining(joining)
         } else {
-            joining.complete = nil
-            joining.rejected.insert(complete.manifestID)
-            spaces[key]!.phase = .joining(joining)
+            spaces[key]!.joining!.complete = nil
+            spaces[key]!.joining!.rejected.insert(complete.manifestID)
             chooseSnapshot(in: key)
         }
     }
 
     /// Expires late requests (manifest or chunks) and retries elsewhere.
     mutating func chunkCheck(in key: DiscoveryKey) {
-        guard case .joining(var joining) = spaces.read(key, { $0.phase }) else { return }
-        if let request = joining.manifestRequest, request.deadline <= now {
-            joining.manifestRequest = nil
-            joining.offers[request.id]?.peers.remove(request.peer)
-            spaces[key]!.phase = .joining(joining)
+        guard spaces[key]?.isJoining == true else { return }
+        if let request = spaces[key]!.joining!.manifestRequest, request.deadline <= now {
+            spaces[key]!.joining!.manifestRequest = nil
+            spaces[key]!.joining!.offers[request.id]?.peers.remove(request.peer)
             charge(request.peer, .unresponsive, "manifest \(request.id.hex.prefix(12)) not sent")
             chooseSnapshot(in: key)
             return
         }
-        guard var download = joining.download else { return }
-        let late = download.expire(now: now)
-        if download.isStalled {
-            // No one left to serve it: choose again.
-            joining.rejected.insert(download.manifestID)
-            joining.download = nil
-            spaces[key]!.phase = .joining(joining)
+        guard var download = spaces[key]!.joining!.download else {
+            // Perhaps the wait for the streamer's offers is over.
             chooseSnapshot(in: key)
             return
         }
-        joining.download = download
-        spaces[key]!.phase = .joining(joining)
+        // Moved out, not copied (`isBusy` reads the node while it expires):
+        // a copy would share the download's tables and copy them on change.
+        spaces[key]!.joining!.download = nil
+        let late = download.expire(now: now, timeout: config.chunkTimeout) { isBusy($0, waitingSince: $1) }
+        if download.isStalled {
+            // No one left to serve it: choose again.
+            spaces[key]!.joining!.rejected.insert(download.manifestID)
+            chooseSnapshot(in: key)
+            return
+        }
+        spaces[key]!.joining!.download = consume download
         for peer in late { charge(peer, .unresponsive, "chunks not sent in time") }
         pumpDownload(in: key)
     }
 
     mutating func installed(_ manifest: Hash, error: String?, in key: DiscoveryKey) {
-        guard case .joining(var joining) = spaces.read(key, { $0.phase }), joining.installing == manifest else { return }
-        joining.installing = nil
+        guard spaces[key]?.joining?.installing == manifest else { return }
+        spaces[key]!.joining!.installing = nil
         if error != nil {
-            joining.rejected.insert(manifest)
-            spaces[key]!.phase = .joining(joining)
+            spaces[key]!.joining!.rejected.insert(manifest)
             chooseSnapshot(in: key)
             return
         }
-        if let snapshot = joining.manifests[manifest] {
+        if let snapshot = spaces[key]!.joining!.manifests[manifest] {
             spaces[key]!.stored = (try? spaces[key]!.stored.merging(snapshot.frontier)) ?? spaces[key]!.stored
         }
         goLive(in: key, fromSnapshot: true)
@@ -405,9 +417,8 @@ extension ProtocolNode {
             // Check the claim ourselves when we hold the history; until then
             // never install that snapshot.
             let id = manifest.id
-            if case .joining(var joining) = spaces[key]!.phase {
-                joining.rejected.insert(id)
-                spaces[key]!.phase = .joining(joining)
+            if spaces[key]!.isJoining {
+                spaces[key]!.joining!.rejected.insert(id)
             } else if config.auditSnapshots, spaces[key]!.audits[id] == nil {
                 spaces[key]!.audits[id] = .pending
                 outputs.append(.audit(key, manifest))

@@ -108,7 +108,7 @@ extension ProtocolNode {
         for key in spaces.keys {
             if spaces[key]!.overlay.active.contains(where: { $0.node == node }) { return }
             if spaces[key]!.planner.outstanding.values.contains(where: { $0.peer == node }) { return }
-            if case .joining(let joining) = spaces[key]!.phase, joining.download?.sources.contains(node) == true { return }
+            if spaces[key]!.joining?.download?.sources.contains(node) == true { return }
         }
         if sessions[node] != nil { disconnect(node, reason: "not needed") }
     }
@@ -233,7 +233,7 @@ extension ProtocolNode {
             sendSpace(.sync(.frontier(spaces[key]!.stored)), in: key, to: peer)
         }
         planRanges(in: key)
-        if case .joining = spaces.read(key, { $0.phase }) { chunkCheck(in: key) }
+        if spaces[key]?.isJoining == true { chunkCheck(in: key) }
     }
 
     mutating func sendFrontier(in key: DiscoveryKey, to peer: PublicKey) {
@@ -273,7 +273,7 @@ extension ProtocolNode {
         let stored = spaces[key]!.stored
         let planned = spaces[key]!.planner.plan(stored: stored, allowed: policy.accepts,
                                                 maxEntries: config.maxRangeEntries, window: config.rangeWindow,
-                                                entryWindow: config.rangeWindowEntries)
+                                                entryWindow: config.rangeWindowEntries, now: now)
         for item in planned {
             sendSpace(.sync(.request(item.request)), in: key, to: item.peer)
             let timeout = config.requestTimeout + config.rangeTimeoutPerEntry * Int(clamping: item.request.count)

@@ -33,6 +33,8 @@ public struct ProtocolNode: Sendable {
         var openedByThem: Set<DiscoveryKey> = []
         var queued: [DiscoveryKey: [SpaceMessage]] = [:]
         var queuedCount = 0
+        /// When its last frame came.
+        var lastHeard = NodeTime.zero
     }
 
     /// Reads from a peer's session. Inside a mutating method, reading
@@ -162,11 +164,7 @@ public struct ProtocolNode: Sendable {
         let overlayOut = spaces[key]!.overlay.holds(address) ? spaces[key]!.overlay.peerFailed(address, rng: &rng) : []
         let broadcastOut = spaces[key]!.broadcast.neighborDown(address.node)
         spaces[key]!.planner.peerGone(address.node)
-        if case .joining(var joining) = spaces[key]!.phase {
-            joining.download?.removeSource(address.node)
-            for id in Array(joining.offers.keys) { joining.offers[id]?.peers.remove(address.node) }
-            spaces[key]!.phase = .joining(joining)
-        }
+        spaces[key]!.joining?.forget(address.node)
         apply(overlayOut, in: key)
         apply(broadcastOut, in: key)
         planRanges(in: key)
@@ -240,6 +238,7 @@ public struct ProtocolNode: Sendable {
 
     mutating func received(_ frame: [UInt8], from peer: PublicKey) {
         guard sessions[peer] != nil else { return }
+        sessions[peer]?.lastHeard = now
         if scores.countFrame(from: peer, now: now) {
             charge(peer, .flooding, "over \(config.scoring.maxFramesPerSecond) frames in a second")
             guard sessions[peer] != nil else { return }
@@ -252,16 +251,19 @@ public struct ProtocolNode: Sendable {
         let message: WireMessage
         do { message = try WireCodec.decode(frame, limits: config.limits) } catch {
             counters.rejectedFrames += 1
+            // A hello of another version is no offence: the peer runs
+            // another build. The session ends without a penalty.
+            if case .unsupportedVersion = error.code {
+                disconnect(peer, reason: "\(error)")
+                return
+            }
             charge(peer, .malformedFrame, "\(error)")
             return
         }
         counters.count(message)
         switch message {
         case .hello(let hello):
-            guard hello.version == WireVersion.current else {
-                disconnect(peer, reason: "speaks protocol version \(hello.version), this node \(WireVersion.current)")
-                return
-            }
+            // Its version is this one: `decode` refuses any other.
             guard hello.address.node == peer else {
                 charge(peer, .badCapability, "hello names another node")
                 return
@@ -356,8 +358,12 @@ public struct ProtocolNode: Sendable {
             guard spaces.contains(key) else { return }
             apply(spaces[key]!.broadcast.timerFired(timer, now: now), in: key)
         case .rangeTimeout(let key, let feed, let generation):
-            guard spaces.read(key, { $0.planner.isOutstanding(feed, generation: generation) }) == true,
-                  let (item, repeated) = spaces[key]!.planner.timedOut(feed) else { return }
+            guard let item = spaces[key]?.planner.outstanding[feed], item.generation == generation else { return }
+            if isBusy(item.peer, waitingSince: item.sentAt) {
+                outputs.append(.schedule(.rangeTimeout(key, feed: feed, generation: generation), after: config.requestTimeout))
+                return
+            }
+            guard let (item, repeated) = spaces[key]!.planner.timedOut(feed) else { return }
             // Charged once until heard from: a retry into a partition is not a new offence.
             if !repeated {
                 charge(item.peer, .unresponsive, "range \(feed.hex.prefix(8)) \(item.request.after)...\(item.request.through) timed out")
@@ -366,6 +372,14 @@ public struct ProtocolNode: Sendable {
         case .chunkCheck(let key):
             chunkCheck(in: key)
         }
+    }
+
+    /// Whether a late answer from `peer` is worth waiting for a while
+    /// longer: it sent something within `requestTimeout`, and the wait
+    /// since `since` is under `maxBusyWait`.
+    func isBusy(_ peer: PublicKey, waitingSince since: NodeTime) -> Bool {
+        guard let heard = sessions[peer]?.lastHeard else { return false }
+        return now.since(heard) < config.requestTimeout && now.since(since) < config.maxBusyWait
     }
 
     /// `interval` ± 10 %, from the node's seeded generator: neighbours' timers drift apart.

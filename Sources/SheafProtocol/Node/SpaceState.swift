@@ -20,8 +20,11 @@ struct SpaceState {
     var forked: [PublicKey: ForkProof] = [:]
     /// Signers caught signing a snapshot whose root does not follow from its frontier.
     var denounced: Set<PublicKey> = []
-    /// Snapshots this node stores and can serve.
-    var snapshots: [LocalSnapshot]
+    /// Snapshots this node stores and can serve, newest first.
+    var snapshots: [LocalSnapshot] { didSet { offers = snapshots.map { ProtocolNode.offer(for: $0.manifest) } } }
+    /// Their offers, made once: an offer names its manifest by id, which
+    /// encodes and hashes the whole manifest.
+    private(set) var offers: [SnapshotOffer]
     /// Attestations of others' snapshots this node collected or made, by state root.
     var attestations: [Hash: [Attestation]] = [:]
     /// Manifests audited or being audited.
@@ -35,14 +38,12 @@ struct SpaceState {
     var lastShuffle = NodeTime.zero
     /// Where the node joined from: tried again whenever it has no neighbour.
     var contacts: [PeerAddress]
-    var phase: Phase
-
-    enum Phase {
-        /// Serving and catching up normally.
-        case live
-        /// Joining from a snapshot: collecting offers, downloading, installing.
-        case joining(Joining)
-    }
+    /// Joining from a snapshot: collecting offers, downloading, installing.
+    /// Nil once live (serving and catching up normally). An optional stored
+    /// property, so that `spaces[key]!.joining!.download!…` changes the
+    /// download in place: a copy taken out and written back would share the
+    /// download's tables, and its first change would copy them all.
+    var joining: Joining?
 
     struct Joining {
         var offers: [Hash: (offer: SnapshotOffer, peers: Set<PublicKey>)] = [:]
@@ -64,6 +65,26 @@ struct SpaceState {
         var askedAt: [PublicKey: NodeTime] = [:]
         var rounds = 0
         var lastProgress = 0
+
+        /// Nothing offered, nor anything under way.
+        var isIdle: Bool { offers.isEmpty && download == nil && complete == nil && installing == nil }
+
+        /// Notes who offers what; a neighbour that offers the snapshot being
+        /// downloaded serves its chunks too.
+        mutating func note(_ offered: [SnapshotOffer], from peer: PublicKey) {
+            for offer in offered where !rejected.contains(offer.manifest) {
+                offers[offer.manifest, default: (offer, [])].peers.insert(peer)
+                if download?.manifestID == offer.manifest { download?.addSource(peer) }
+            }
+        }
+
+        /// A neighbour is gone: it serves nothing now, and a stream it was
+        /// asked for will not come (see `ProtocolNode.chooseSnapshot`).
+        mutating func forget(_ peer: PublicKey) {
+            download?.removeSource(peer)
+            for id in Array(offers.keys) { offers[id]?.peers.remove(peer) }
+            if streamer == peer && streamedManifest == nil { streamer = nil }
+        }
     }
 
     init(local: LocalSpace, config: NodeConfig, me: PeerAddress) {
@@ -77,38 +98,58 @@ struct SpaceState {
         members = local.members
         contacts = local.contacts.filter { $0.node != me.node }
         snapshots = local.snapshots
+        offers = local.snapshots.map { ProtocolNode.offer(for: $0.manifest) }
         for snapshot in local.snapshots {
             attestations[snapshot.manifest.stateRoot, default: []].append(contentsOf: snapshot.attestations)
         }
         // A node that holds nothing of the space joins from a snapshot, unless
         // its policy is replay; one that holds anything catches up by anti-entropy.
         let empty = local.stored.isEmpty && local.snapshots.isEmpty
-        phase = local.trust != .replay && empty && !local.writesGenesis ? .joining(Joining()) : .live
+        joining = local.trust != .replay && empty && !local.writesGenesis ? Joining() : nil
     }
 
-    var isJoining: Bool {
-        if case .joining = phase { return true }
-        return false
-    }
+    var isJoining: Bool { joining != nil }
 
     /// Whether entries of `feed` are fetched and accepted.
     func accepts(_ feed: PublicKey) -> Bool { feedPolicy.accepts(feed) }
 
     /// The fields `accepts` reads, copied out: the range planner applies the
     /// rule while the space itself is being changed.
-    var feedPolicy: FeedPolicy { FeedPolicy(space: space, members: members, forked: forked, joining: isJoining) }
+    var feedPolicy: FeedPolicy {
+        FeedPolicy(space: space, members: members, forked: forked, joining: isJoining, genesisWhileJoining: fetchesGenesisWhileJoining)
+    }
+
+    /// While joining, the genesis feed is fetched (to learn the members)
+    /// until the chosen snapshot may be installed as far as it is concerned.
+    var fetchesGenesisWhileJoining: Bool {
+        guard let joining else { return false }
+        guard let manifest = joining.download?.manifest ?? joining.complete?.manifest else { return true }
+        return !genesisAllowsInstalling(manifest)
+    }
+
+    /// Whether the genesis feed lets `manifest` be installed: it reached the
+    /// snapshot's genesis seq (so the members are known), or, for a snapshot
+    /// the genesis key signed under `member` (no members needed), nothing of
+    /// it is stored yet: its log then continues from the snapshot. A creator
+    /// that writes its data to the genesis feed would otherwise make every
+    /// joiner fetch all of that before installing.
+    func genesisAllowsInstalling(_ manifest: SnapshotManifest) -> Bool {
+        let stored = stored.seq(of: space)
+        return stored >= manifest.frontier.seq(of: space) || stored == 0 && !Trust.needsMembers(manifest, policy: trust, space: space)
+    }
 
     struct FeedPolicy {
         let space: PublicKey
         let members: Set<PublicKey>
         let forked: [PublicKey: ForkProof]
         let joining: Bool
+        let genesisWhileJoining: Bool
 
         /// Not a forked feed, and a member's; while joining from a snapshot
-        /// only the genesis feed (it says who the members are).
+        /// at most the genesis feed (it says who the members are).
         func accepts(_ feed: PublicKey) -> Bool {
             guard forked[feed] == nil else { return false }
-            return joining ? feed == space : feed == space || members.contains(feed)
+            return joining ? feed == space && genesisWhileJoining : feed == space || members.contains(feed)
         }
     }
 

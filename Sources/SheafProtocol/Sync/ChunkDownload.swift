@@ -33,7 +33,7 @@ struct ChunkDownload {
     private(set) var sources: [PublicKey]
     private var queue: [Ref] = []
     private var queueHead = 0
-    private var requested: [Hash: (ref: Ref, peer: PublicKey, deadline: NodeTime)] = [:]
+    private var requested: [Hash: (ref: Ref, peer: PublicKey, deadline: NodeTime, asked: NodeTime)] = [:]
     private var inFlight: [PublicKey: Int] = [:]
     private var failedAt: [Hash: Set<PublicKey>] = [:]
     private(set) var chunks: [Hash: DownloadedChunk] = [:]
@@ -72,6 +72,14 @@ struct ChunkDownload {
         streamTimeout = timeout
     }
 
+    /// Whether a stream of `offer` would bring this download's chunks while
+    /// nothing streams them: it is the same snapshot, or one of the same
+    /// state root (another signer's, at the same frontier), whose chunks are
+    /// the same since their ids are hashes.
+    func takesStream(of offer: SnapshotOffer) -> Bool {
+        streamer == nil && (manifestID == offer.manifest || manifest.stateRoot == offer.stateRoot)
+    }
+
     /// Forgets a neighbour; what it was asked goes back to the queue.
     mutating func removeSource(_ peer: PublicKey) {
         if streamer == peer { streamer = nil }
@@ -93,7 +101,7 @@ struct ChunkDownload {
             if let streamer, !failed.contains(streamer) {
                 // On its way in the stream: nothing to send.
                 queueHead += 1
-                requested[ref.id] = (ref, streamer, NodeTime(nanoseconds: .max))
+                requested[ref.id] = (ref, streamer, NodeTime(nanoseconds: .max), now)
                 continue
             }
             let open = sources.filter { !failed.contains($0) && (inFlight[$0] ?? 0) < window }
@@ -103,7 +111,7 @@ struct ChunkDownload {
                 break
             }
             queueHead += 1
-            requested[ref.id] = (ref, peer, now + timeout)
+            requested[ref.id] = (ref, peer, now + timeout, now)
             inFlight[peer, default: 0] += 1
             batches[peer, default: []].append(ref.id)
         }
@@ -116,7 +124,9 @@ struct ChunkDownload {
 
     /// A chunk arrived: verify it; an index chunk queues the leaves it names.
     mutating func received(_ id: Hash, compressed: [UInt8], from peer: PublicKey, now: NodeTime) -> Outcome {
-        guard let item = requested[id], item.peer == peer else { return .unexpected }
+        // The streamer sends everything: a chunk asked of another neighbour
+        // before the stream began is taken from whichever copy comes first.
+        guard let item = requested[id], item.peer == peer || peer == streamer else { return .unexpected }
         if peer == streamer { streamProgress = max(streamProgress, now) }
         release(id)
         let outcome = take(item.ref, compressed)
@@ -170,8 +180,10 @@ struct ChunkDownload {
     }
 
     /// Requests past their deadline go back to the queue; returns the peers
-    /// that let them expire.
-    mutating func expire(now: NodeTime) -> [PublicKey] {
+    /// that let them expire. A request whose peer `isBusy` (still sending,
+    /// waited for since the time given) gets another `timeout` instead.
+    mutating func expire(now: NodeTime, timeout: Duration = .zero,
+                         isBusy: (PublicKey, NodeTime) -> Bool = { _, _ in false }) -> [PublicKey] {
         var late: Set<PublicKey> = []
         // A stream silent for too long ends: what it still owes is asked of others.
         if let streamer, streamProgress + streamTimeout <= now {
@@ -183,6 +195,10 @@ struct ChunkDownload {
             }
         }
         for (id, item) in requested.filter({ $0.value.deadline <= now }).sorted(by: { $0.key < $1.key }) {
+            if isBusy(item.peer, item.asked) {
+                requested[id]?.deadline = now + timeout
+                continue
+            }
             late.insert(item.peer)
             failedAt[id, default: []].insert(item.peer)
             requeue(id)

@@ -12,6 +12,8 @@ struct RangePlanner {
         var peer: PublicKey
         var request: FeedRangeRequest
         var generation: UInt64
+        /// When it was sent: how long a busy peer has been waited for.
+        var sentAt: NodeTime
     }
 
     private(set) var peerFrontiers: [PublicKey: Frontier] = [:]
@@ -47,7 +49,7 @@ struct RangePlanner {
     /// `entryWindow` entries, in flight: many small ranges go out at once,
     /// while large ones do not queue on its link past their timeouts.
     mutating func plan(stored: Frontier, allowed: (PublicKey) -> Bool, maxEntries: Int, window: Int,
-                       entryWindow: Int = .max) -> [Outstanding] {
+                       entryWindow: Int = .max, now: NodeTime = .zero) -> [Outstanding] {
         var feeds = Set<PublicKey>()
         for frontier in peerFrontiers.values { feeds.formUnion(frontier.heads.keys) }
         var planned: [Outstanding] = []
@@ -72,7 +74,7 @@ struct RangePlanner {
             }) else { continue }
             generation += 1
             let request = FeedRangeRequest(feed: feed, after: ours, through: min(best.1, ours + UInt64(max(1, maxEntries))))
-            let item = Outstanding(peer: best.0, request: request, generation: generation)
+            let item = Outstanding(peer: best.0, request: request, generation: generation, sentAt: now)
             outstanding[feed] = item
             inFlight[best.0, default: 0] += 1
             entriesInFlight[best.0, default: 0] += request.through - request.after
@@ -104,6 +106,4 @@ struct RangePlanner {
         timedOut[peer] = nil
         for (feed, item) in outstanding where item.peer == peer { finish(feed) }
     }
-
-    func isOutstanding(_ feed: PublicKey, generation: UInt64) -> Bool { outstanding[feed]?.generation == generation }
 }

@@ -3,6 +3,13 @@ import SheafSnapshots
 
 /// Whether a space's trust policy lets a node install a manifest.
 enum Trust {
+    /// Whether deciding on `manifest` needs the members the genesis feed
+    /// admitted: not for one the genesis key signed, under `member`.
+    static func needsMembers(_ manifest: SnapshotManifest, policy: TrustPolicy, space: PublicKey) -> Bool {
+        if case .member = policy, manifest.signer == space { return false }
+        return true
+    }
+
     /// `members` are the writers the genesis feed admitted (the genesis key
     /// itself is always a member). Attestations must match the manifest's
     /// space, frontier and root and carry a valid signature to count.

@@ -1,8 +1,9 @@
 import SheafCodec
 
-/// Why a frame from a peer was rejected. Every case is the peer's fault: an
-/// honest node of this version never sends such a frame, so the session is
-/// scored and dropped (docs/PROTOCOL.md).
+/// Why a frame from a peer was rejected. Every case but `unsupportedVersion`
+/// (a peer running another build) is the peer's fault: an honest node of
+/// this version never sends such a frame, so the session is scored and
+/// dropped (docs/PROTOCOL.md).
 public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Code: Hashable, Sendable {
         /// The frame is larger than `WireLimits.maxFrameBytes`; nothing of it was read.

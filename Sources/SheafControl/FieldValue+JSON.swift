@@ -1,5 +1,9 @@
 import SheafCrypto
+import SheafModels
 
+// The control API's JSON for the store's field values: null, true/false,
+// an integer, a floating-point number, a string, or `{"bytes": "<hex>"}`.
+//
 // JSON has one number type, so the codec draws the line between ints and
 // doubles: a whole number that fits Int64 is an int, any other number a
 // double. A double that would read back as an int (a whole value in Int64's
@@ -7,7 +11,7 @@ import SheafCrypto
 // `{"double": "nan"|"inf"|"-inf"}`, so every value round-trips to the same
 // variant. (Foundation's decoder does not show a number's spelling: `4.0`
 // sent by another client reads as the int 4; send `{"double": 4}` instead.)
-extension JSONFieldValue {
+extension FieldValue: Codable {
     private struct BoxKey: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }
@@ -38,7 +42,7 @@ extension JSONFieldValue {
         }
     }
 
-    private static func unbox(_ box: KeyedDecodingContainer<BoxKey>) throws -> JSONFieldValue {
+    private static func unbox(_ box: KeyedDecodingContainer<BoxKey>) throws -> FieldValue {
         guard box.allKeys.count == 1, let key = box.allKeys.first else {
             throw DecodingError.dataCorrupted(.init(codingPath: box.codingPath, debugDescription: boxShape))
         }

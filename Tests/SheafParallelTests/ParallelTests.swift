@@ -1,0 +1,87 @@
+import Dispatch
+import SheafParallel
+import SheafRandom
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct ParallelTests {
+    /// Every index is visited once, in one range per piece, and the
+    /// results come back in range order, whatever the grain and lanes.
+    @Test func mapRangesCoversEveryIndexInOrder() {
+        var rng = SplitMix64(seed: 0x5EED_0001)
+        for _ in 0..<200 {
+            let count = rng.below(300)
+            let grain = 1 + rng.below(40)
+            let lanes = 1 + rng.below(6)
+            let runs = Parallel.mapRanges(count, grain: grain, lanes: lanes, makeState: { 0 }) { calls, range in
+                calls += 1
+                return (Array(range), calls)
+            }
+            #expect(runs.flatMap(\.0) == Array(0..<count))
+            #expect(runs.allSatisfy { !$0.0.isEmpty && $0.0.count <= grain })
+            // Each lane's state is its own: no lane sees more calls than pieces exist.
+            #expect(runs.allSatisfy { $0.1 >= 1 && $0.1 <= runs.count })
+        }
+    }
+
+    @Test func mapKeepsIndexOrder() {
+        var rng = SplitMix64(seed: 0x5EED_0002)
+        for _ in 0..<100 {
+            let count = rng.below(1000)
+            let salt = rng.next()
+            let lanes = 1 + rng.below(8)
+            #expect(Parallel.map(count, lanes: lanes) { UInt64($0) &* salt } == (0..<count).map { UInt64($0) &* salt })
+        }
+    }
+
+    /// A parallel call inside a parallel call completes (a helper busy with
+    /// the outer call is not waited for) and gets the same answers.
+    @Test func nestedCallsComplete() {
+        let sums = Parallel.map(16, lanes: 4) { i in
+            Parallel.map(64, lanes: 4) { j in i * 64 + j }.reduce(0, +)
+        }
+        #expect(sums == (0..<16).map { i in (0..<64).reduce(0) { $0 + i * 64 + $1 } })
+    }
+
+    /// The regression behind slow restarts: with the threads libdispatch
+    /// lends to its global queues all blocked (as on a busy node), the work
+    /// must still be shared with a second thread (`concurrentPerform` ran
+    /// every piece on the caller then). Piece 0 waits, up to two seconds,
+    /// for another piece to start; done alone, it would wait in vain.
+    @Test(.enabled(if: Parallel.processorCount > 1))
+    func helperRunsWhileTheGlobalQueuesAreBlocked() {
+        let release = DispatchSemaphore(value: 0)
+        let started = DispatchSemaphore(value: 0)
+        let blockers = 4 * Parallel.processorCount
+        for _ in 0..<blockers {
+            DispatchQueue.global().async { blockThread(signalling: started, until: release) }
+        }
+        defer { for _ in 0..<blockers { release.signal() } }
+        // As many as libdispatch will run at once (the rest stay queued).
+        let deadline = DispatchTime.now() + .milliseconds(300)
+        for _ in 0..<blockers where started.wait(timeout: deadline) == .timedOut { break }
+
+        let otherStarted = Atomic<Bool>(false)
+        let threads = Parallel.mapRanges(2, grain: 1, lanes: 2, makeState: {}) { _, range -> UInt in
+            if range.lowerBound == 0 {
+                let deadline = DispatchTime.now() + .seconds(2)
+                while !otherStarted.load(ordering: .acquiring) && DispatchTime.now() < deadline { sched_yield() }
+            } else {
+                otherStarted.store(true, ordering: .releasing)
+            }
+            return UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+        }
+        #expect(threads.count == 2)
+        #expect(threads[0] != threads[1], "both pieces ran on one thread")
+    }
+}
+
+/// Holds a thread until `release` is signalled (or ten seconds pass).
+private func blockThread(signalling started: DispatchSemaphore, until release: DispatchSemaphore) {
+    started.signal()
+    _ = release.wait(timeout: .now() + .seconds(10))
+}
