@@ -206,7 +206,7 @@ let package = Package(
         .testTarget(name: "SheafModelsTests", dependencies: ["SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SheafSnapshotsTests", dependencies: ["SheafTestSupport", "SheafSnapshots", "SheafModels", "SheafCollections", "SheafCrypto", "SheafCodec", "SheafCompression", "SheafFeeds", "SheafFiles", "SheafRandom", "CZstd", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "SheafSimulatorTests", dependencies: ["SheafSimulator", "SheafProtocol", "SheafCrypto", "SheafRandom"]),
-        .testTarget(name: "SheafNodeTests", dependencies: ["SheafTestSupport", "SheafNode", "SheafProtocol", "SheafReplica", "SheafModels", "SheafFeeds", "SheafCrypto", "SheafCodec", "SheafFiles", "SheafRandom", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "SheafNodeTests", dependencies: ["SheafTestSupport", "SheafNode", "SheafProtocol", "SheafReplica", "SheafSnapshots", "SheafModels", "SheafFeeds", "SheafCrypto", "SheafCodec", "SheafFiles", "SheafRandom", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "SheafNoiseTests",
             dependencies: ["SheafTestSupport", "SheafNoise", "SheafCrypto", "SheafRandom", .product(name: "PropertyBased", package: "swift-property-based")],

@@ -88,6 +88,10 @@ public actor PeerRuntime: TransportDelegate {
         // With port 0 the real port is known only now: that is what peers are told.
         if config.advertise == nil, listen.port == 0 { host.setListenEndpoint(listenAddress) }
         logger.info("listening", metadata: ["address": "\(listenAddress)", "node": "\(identity.publicKey.hex)"])
+        // Audits finish later; their outcome is fed in like a frame.
+        host.reportLater = { [weak self] inputs in
+            for input in inputs { await self?.feed(input) }
+        }
         await withHost { host.start() }
         for space in try data.storedSpaces() {
             do { try await openStored(space) } catch {

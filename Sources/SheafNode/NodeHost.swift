@@ -46,6 +46,13 @@ public final class NodeHost<M: Model> {
     public private(set) var outbox: [NodeOutput] = []
     public private(set) var replicas: [DiscoveryKey: Replica<M>] = [:]
     public private(set) var stats = HostStats()
+    /// Where work that outlasts a call reports back. An audit replays a
+    /// space's history (seconds at scale); run inline it would hold up every
+    /// frame behind it. With this set, the host starts an audit and goes on,
+    /// and the audit's outcome comes back through it, for the owner to feed
+    /// in as any other input (the daemon does). Unset, audits run inline:
+    /// the simulator needs them at a deterministic point.
+    public var reportLater: (@Sendable ([NodeInput]) async -> Void)?
     private var reportedMembers: [DiscoveryKey: Set<PublicKey>] = [:]
     private var reportedSnapshots: [DiscoveryKey: Set<Hash>] = [:]
 
@@ -172,7 +179,10 @@ public final class NodeHost<M: Model> {
         case .install(let key, let manifest, let chunks):
             return await install(manifest, chunks: chunks, in: key)
         case .audit(let key, let manifest):
-            return await audit(manifest, in: key)
+            guard let replica = replicas[key] else { break }
+            stats.audits += 1
+            guard let reportLater else { return await Self.audit(manifest, by: replica, in: key) }
+            Self.audit(manifest, by: replica, in: key, then: reportLater)
         case .storeEvidence(let key, let evidence):
             storeEvidence(evidence, in: key)
         }
@@ -260,9 +270,12 @@ public final class NodeHost<M: Model> {
         return inputs
     }
 
-    nonisolated(nonsending) private func audit(_ manifest: SnapshotManifest, in key: DiscoveryKey) async -> [NodeInput] {
-        guard let replica = replicas[key] else { return [] }
-        stats.audits += 1
+    private static func audit(_ manifest: SnapshotManifest, by replica: Replica<M>, in key: DiscoveryKey,
+                              then report: @escaping @Sendable ([NodeInput]) async -> Void) {
+        Task { await report(await audit(manifest, by: replica, in: key)) }
+    }
+
+    private static func audit(_ manifest: SnapshotManifest, by replica: Replica<M>, in key: DiscoveryKey) async -> [NodeInput] {
         let verdict: AuditVerdict
         var attestation: Attestation?
         switch (try? await replica.audit(manifest)) ?? .cannotAudit("audit failed") {

@@ -71,6 +71,17 @@ public enum Parallel {
         return runs.count == 1 ? runs[0] : Array(runs.joined())
     }
 
+    /// Starts `work` on a helper lane and returns at once, so the caller can
+    /// do something independent meanwhile (apply a batch while it is being
+    /// written, say); `join()` returns its result. A helper that has not
+    /// started `work` by then never does: the caller runs it itself, so a
+    /// busy or absent helper costs nothing but the overlap.
+    public static func fork<T: Sendable>(_ work: @escaping @Sendable () -> T) -> Forked<T> {
+        let forked = Forked(work)
+        helperQueues.first?.async { forked.runIfUnclaimed() }
+        return forked
+    }
+
     /// Helper lanes beside the calling thread: one per other core.
     @usableFromInline static var helperCount: Int { helperQueues.count }
 
@@ -137,5 +148,37 @@ final class LaneGate: Sendable {
     func closeAndWait() {
         let entered = state.bitwiseOr(Self.closedFlag, ordering: .acquiringAndReleasing).oldValue
         for _ in 0..<entered { finished.wait() }
+    }
+}
+
+/// Work started by `Parallel.fork`, run exactly once by whichever of the
+/// helper and the joining caller claims it first.
+public final class Forked<T: Sendable>: @unchecked Sendable {
+    // `result` is written once, by the helper, before it signals `finished`;
+    // the caller reads it only after waiting for that signal.
+    private let work: @Sendable () -> T
+    private let claimed = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private var result: T?
+
+    init(_ work: @escaping @Sendable () -> T) { self.work = work }
+
+    private func claim() -> Bool {
+        claimed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    func runIfUnclaimed() {
+        guard claim() else { return }
+        result = work()
+        finished.signal()
+    }
+
+    /// The work's result: runs it here if no helper took it, else waits for
+    /// the helper to finish. Call once.
+    public func join() -> T {
+        if claim() { return work() }
+        finished.wait()
+        guard let result else { preconditionFailure("a forked job signalled without a result") }
+        return result
     }
 }

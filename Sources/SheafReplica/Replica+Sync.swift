@@ -192,34 +192,58 @@ extension Replica {
 
     /// Re-derives the state at `manifest`'s frontier from this replica's own
     /// history and compares its root with the one the manifest claims.
-    public func audit(_ manifest: SnapshotManifest) throws -> SnapshotAudit {
+    ///
+    /// The replay runs off the actor (it takes seconds for a large space, and
+    /// ingest must go on meanwhile) and reads each feed a window at a time,
+    /// so memory stays bounded by the state, not the history. Logs only
+    /// grow, so what it reads below the frontier cannot change under it.
+    public func audit(_ manifest: SnapshotManifest) async throws -> SnapshotAudit {
         try checkOpen()
         guard manifest.space == space, manifest.model == M.descriptor.name, manifest.modelVersion == M.descriptor.version else {
             return .cannotAudit("another space, model or model version")
         }
-        var entries: [PublicKey: [Entry]] = [:]
+        var logs: [PublicKey: FeedLog] = [:]
         for (feed, anchor) in manifest.frontier.heads {
             let log = try self.log(feed)
             guard log.length >= anchor.seq, log.prunedAnchor == nil else { return .cannotAudit("history of \(feed) not held") }
             guard try entryHash(of: feed, at: anchor.seq) == anchor.hash else {
                 return .cannotAudit("the frontier disagrees with the local log of \(feed) at seq \(anchor.seq)")
             }
-            entries[feed] = try stored(log, from: 1, through: anchor.seq)
+            logs[feed] = log
         }
+        return try await Self.rederive(manifest, space: space, logs: logs)
+    }
+
+    /// Entries an audit reads from one feed at a time.
+    static var auditWindow: UInt64 { 4096 }
+
+    @concurrent
+    private static func rederive(_ manifest: SnapshotManifest, space: PublicKey, logs: [PublicKey: FeedLog]) async throws
+        -> SnapshotAudit
+    {
         var derived = ReplicaCore<M>(space: space)
-        var cursor: [PublicKey: Int] = [:]
+        var cursors: [PublicKey: AuditCursor] = [:]
         var progress = true
         while progress {
             progress = false
-            for feed in manifest.frontier.feeds {
-                guard let list = entries[feed] else { continue }
-                var index = cursor[feed] ?? 0
-                while index < list.count, list[index].dependencies.allSatisfy({ derived.isDelivered($0) }) {
-                    _ = derived.deliver(list[index])
-                    index += 1
+            for (feed, anchor) in manifest.frontier.heads.sorted(by: { $0.key < $1.key }) {
+                guard let log = logs[feed] else { continue }
+                var cursor = cursors[feed] ?? AuditCursor()
+                while true {
+                    if cursor.index == cursor.window.count {
+                        guard cursor.next <= anchor.seq else { break }
+                        let through = min(anchor.seq, cursor.next + auditWindow - 1)
+                        cursor.window = try stored(log, from: cursor.next, through: through)
+                        cursor.index = 0
+                        cursor.next = through + 1
+                    }
+                    let entry = cursor.window[cursor.index]
+                    guard entry.dependencies.allSatisfy({ derived.isDelivered($0) }) else { break }
+                    _ = derived.deliver(entry)
+                    cursor.index += 1
                     progress = true
                 }
-                cursor[feed] = index
+                cursors[feed] = cursor
             }
         }
         guard manifest.frontier.heads.allSatisfy({ derived.deliveredSeq($0.key) == $0.value.seq }) else {
@@ -232,6 +256,13 @@ extension Replica {
         }
         return root == manifest.stateRoot ? .consistent : .inconsistent(derived: root)
     }
+}
+
+/// Where an audit is in one feed: a window of entries read, the next to deliver.
+private struct AuditCursor {
+    var window: [Entry] = []
+    var index = 0
+    var next: UInt64 = 1
 }
 
 /// `snapshots/INSTALLED`: ids of snapshots this node installed from peers

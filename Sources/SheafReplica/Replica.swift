@@ -6,6 +6,7 @@ import SheafFeedLog
 import SheafFeeds
 import SheafFiles
 import SheafModels
+import SheafParallel
 import SheafSnapshots
 
 /// One space on one node: its feed logs, its model state, its snapshots.
@@ -44,6 +45,9 @@ public actor Replica<M: Model> {
     var subscribers: [Int: AsyncStream<ReplicaChange>.Continuation] = [:]
     var nextSubscriber = 0
     var closed = false
+    /// A log write that failed after its entries were applied (see
+    /// `storeAndDeliver`): every later call throws it.
+    var storageFailure: FeedLogError?
 
     /// What the previous snapshot was, to build the next one incrementally.
     struct LastSnapshot: @unchecked Sendable {
@@ -253,7 +257,7 @@ public actor Replica<M: Model> {
                 let next = queuedSeq(key) + 1
                 guard next <= log.length else { continue }
                 let entries = try ahead.removeValue(forKey: key).flatMap { $0.first?.seq == next ? $0 : nil }
-                    ?? stored(log, from: next, through: min(log.length, next + Self.replayBatch - 1))
+                    ?? Self.stored(log, from: next, through: min(log.length, next + Self.replayBatch - 1))
                 do { try enqueue(entries) } catch {
                     // Full: what fit is queued; other feeds may free room.
                     if case .notContiguous = error { throw ReplicaError(.notContiguous) }
@@ -289,7 +293,7 @@ public actor Replica<M: Model> {
         max(core.deliveredSeq(feed), waiting.lastWaiting(feed) ?? 0)
     }
 
-    func stored(_ log: FeedLog, from: UInt64, through: UInt64) throws -> [Entry] {
+    static func stored(_ log: FeedLog, from: UInt64, through: UInt64) throws -> [Entry] {
         do { return try log.entries(from: from, through: through) } catch let error as FeedLogError {
             throw ReplicaError(.feedLog(error))
         } catch { throw ReplicaError(.feedLog(FeedLogError(.outOfRange(seq: from, length: log.length)))) }
@@ -358,6 +362,10 @@ public actor Replica<M: Model> {
         try checkOpen()
         let log = try log(batch.feed)
         if batch.head.seq > log.length {
+            if log.length == batch.anchor.seq, queuedSeq(batch.feed) == batch.anchor.seq {
+                try storeAndDeliver(batch, in: log)
+                return
+            }
             do { try log.append(batch) } catch { throw ReplicaError(.feedLog(error)) }
         }
         var next = queuedSeq(batch.feed) + 1
@@ -369,7 +377,7 @@ public actor Replica<M: Model> {
         // Stored entries an earlier backpressure left out.
         while next <= log.length {
             let through = min(log.length, next + 4095)
-            try deliver(try stored(log, from: next, through: through))
+            try deliver(try Self.stored(log, from: next, through: through))
             next = through + 1
         }
     }
@@ -382,14 +390,48 @@ public actor Replica<M: Model> {
         return batch.feed == space ? admittedFeeds : nil
     }
 
+    /// A batch that continues both its log and what is applied: written on
+    /// a helper thread while this one applies it. Writing (framing,
+    /// checksums, the copy into the page cache) and applying each take
+    /// about half of an ingest, and neither reads what the other changes.
+    ///
+    /// A write that fails after the entries were applied leaves the state
+    /// ahead of the log, and a snapshot of that state would claim history
+    /// the log lacks. The replica then stops (`storageFailure`): reopening
+    /// rebuilds the state from what the disk holds.
+    private func storeAndDeliver(_ batch: VerifiedBatch, in log: FeedLog) throws {
+        let written = Parallel.fork { () -> FeedLogError? in
+            do throws(FeedLogError) { try log.append(batch) } catch { return error }
+            return nil
+        }
+        let applied = Result { () throws(ReplicaError) in try apply(batch) }
+        if let failure = written.join() {
+            storageFailure = failure
+            logger.error("feed log write failed after applying; the replica stops until reopened",
+                         metadata: ["feed": "\(batch.feed.hex.prefix(16))", "error": "\(failure)"])
+            throw ReplicaError(.feedLog(failure))
+        }
+        maybeSnapshot()
+        try applied.get()
+    }
+
     private func deliver(_ batch: VerifiedBatch) throws {
-        let entries: [Entry]
-        do { entries = try batch.entries() } catch { throw ReplicaError(.feed(FeedError(.malformed(error)))) }
-        try deliver(entries)
+        defer { maybeSnapshot() }
+        try apply(batch)
     }
 
     private func deliver(_ entries: [Entry]) throws {
         defer { maybeSnapshot() }
+        try apply(entries)
+    }
+
+    private func apply(_ batch: VerifiedBatch) throws(ReplicaError) {
+        let entries: [Entry]
+        do { entries = try batch.entries() } catch { throw ReplicaError(.feed(FeedError(.malformed(error)))) }
+        try apply(entries)
+    }
+
+    private func apply(_ entries: [Entry]) throws(ReplicaError) {
         do { try enqueue(entries) } catch {
             switch error {
             case .full: throw ReplicaError(.backpressure(waiting: waiting.count))
@@ -448,6 +490,7 @@ public actor Replica<M: Model> {
     func checkOpen() throws {
         if handle.isDropped { throw ReplicaError(.dropped) }
         if closed { throw ReplicaError(.closed) }
+        if let storageFailure { throw ReplicaError(.feedLog(storageFailure)) }
     }
 
     // MARK: Reading
@@ -525,6 +568,7 @@ public actor Replica<M: Model> {
         while snapshotRunning != nil {
             await withCheckedContinuation { snapshotWaiters.append($0) }
         }
+        try checkOpen()  // a write may have failed meanwhile
         let job = try makeJob()
         let task = Task.detached(priority: .utility) { () throws -> SnapshotJob<M>.Output in
             try job.run()

@@ -6,6 +6,7 @@ import SheafModels
 import SheafNode
 import SheafProtocol
 import SheafReplica
+import SheafSnapshots
 import Testing
 
 /// A NodeHost driving real replicas: what it serves, and two hosts joining
@@ -133,7 +134,9 @@ import Testing
     /// The genesis writer admits a writer, which writes 300 entries; the
     /// genesis host snapshots them, then 3 more arrive. A newcomer host joins
     /// it with `trust`; returns once the newcomer holds everything.
-    func join(trust: TrustPolicy, in dir: String) async throws -> (network: HostNetwork, source: Replica<ObjectStore>, newcomer: Replica<ObjectStore>) {
+    func join(trust: TrustPolicy, in dir: String, newcomerHost: (NodeHost<ObjectStore>) -> Void = { _ in })
+        async throws -> (network: HostNetwork, source: Replica<ObjectStore>, newcomer: Replica<ObjectStore>)
+    {
         let network = HostNetwork()
         let writerKey = testKeyPair(seed: 903)
         let source = try await openReplica(Path.join(dir, "source"), space: space, identity: genesis)
@@ -151,6 +154,7 @@ import Testing
 
         let newcomer = try await openReplica(Path.join(dir, "newcomer"), space: space, identity: testKeyPair(seed: 902))
         let b = network.addHost(testKeyPair(seed: 902), seed: 2)
+        newcomerHost(network.hosts[b])
         try await network.open(newcomer, at: b, trust: trust, contacts: [a])
         let target = try await source.storedFrontier()
         #expect(target.entryCount == 304)
@@ -203,6 +207,31 @@ import Testing
         }
     }
 
+    /// With an owner that takes outcomes later (as the daemon does), a host
+    /// starts an audit and goes on: the verdict, with the attestation the
+    /// node signed, comes back through `reportLater`, not from the call.
+    @Test func auditOutcomesComeBackThroughReportLater() async throws {
+        try await withTemporaryDirectory { dir in
+            let reports = AuditReports()
+            let (network, source, newcomer) = try await join(trust: .replay, in: dir) { host in
+                host.reportLater = { inputs in await reports.add(inputs) }
+            }
+            let manifest = try #require(source.storedSnapshots.first)
+            // Holding the history now, the newcomer audits what it is offered next.
+            await network.run(until: network.now + .seconds(10))
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            while await reports.verdict(of: manifest.id) == nil, clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            let report = try #require(await reports.verdict(of: manifest.id), "no audit reported later")
+            #expect(report.verdict == .consistent)
+            #expect(report.attestation?.stateRoot == manifest.stateRoot)
+            #expect(report.attestation?.signer == testKeyPair(seed: 902).publicKey)
+            #expect(network.hosts[1].stats.audits >= 1)
+            await newcomer.close()
+            await source.close()
+        }
+    }
+
     @Test func aReplayingNewcomerFetchesEveryEntry() async throws {
         try await withTemporaryDirectory { dir in
             let (network, source, newcomer) = try await join(trust: .replay, in: dir)
@@ -214,4 +243,15 @@ import Testing
             await source.close()
         }
     }
+}
+
+/// Audit outcomes a host reported through `reportLater`.
+actor AuditReports {
+    private var verdicts: [Hash: (verdict: AuditVerdict, attestation: Attestation?)] = [:]
+
+    func add(_ inputs: [NodeInput]) {
+        for case .audited(_, let manifest, let verdict, let attestation) in inputs { verdicts[manifest.id] = (verdict, attestation) }
+    }
+
+    func verdict(of id: Hash) -> (verdict: AuditVerdict, attestation: Attestation?)? { verdicts[id] }
 }

@@ -78,6 +78,40 @@ import Glibc
         #expect(threads.count == 2)
         #expect(threads[0] != threads[1], "both pieces ran on one thread")
     }
+
+    /// A forked job runs once and its result comes back, whether the helper
+    /// took it or the joining caller ran it; the caller is free meanwhile.
+    @Test func forkRunsItsWorkOnceAndReturnsItsResult() {
+        for i in 0..<200 {
+            let runs = Atomic<Int>(0)
+            let forked = Parallel.fork { () -> Int in
+                runs.wrappingAdd(1, ordering: .relaxed)
+                return i * 3
+            }
+            // Work of varied length meanwhile, so both claimants win sometimes.
+            for _ in 0..<(i % 7) * 50 { sched_yield() }
+            #expect(forked.join() == i * 3)
+            #expect(runs.load(ordering: .relaxed) == 1)
+        }
+    }
+
+    /// With the helper lane busy (a long `fork` holds it), a second fork is
+    /// not waited for: its caller runs it on its own thread.
+    @Test(.enabled(if: Parallel.processorCount > 1))
+    func forkRunsOnTheCallerWhenTheHelperIsBusy() {
+        let release = DispatchSemaphore(value: 0)
+        let holding = DispatchSemaphore(value: 0)
+        let blocker = Parallel.fork { () -> Bool in
+            holding.signal()
+            return release.wait(timeout: .now() + .seconds(10)) == .success
+        }
+        #expect(holding.wait(timeout: .now() + .seconds(5)) == .success, "the helper never started the first job")
+        let caller = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+        let second = Parallel.fork { UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))) }
+        #expect(second.join() == caller)
+        release.signal()
+        #expect(blocker.join())
+    }
 }
 
 /// Holds a thread until `release` is signalled (or ten seconds pass).
