@@ -66,7 +66,7 @@ let package = Package(
 
         // Feeds layer.
         .target(name: "SheafFeeds", dependencies: ["SheafCodec", "SheafCrypto", "SheafParallel"]),
-        .target(name: "SheafFeedLog", dependencies: ["SheafFeeds", "SheafFiles", "SheafCodec", "SheafCrypto"]),
+        .target(name: "SheafFeedLog", dependencies: ["SheafFeeds", "SheafFiles", "SheafCodec", "SheafCrypto", "SheafParallel"]),
 
         // Models & snapshots layer.
         .target(name: "SheafModels", dependencies: ["SheafCollections", "SheafCodec", "SheafCrypto"]),

@@ -11,15 +11,23 @@ struct NetBootstrap: AsyncParsableCommand {
         discussion: """
             A seed node holds W1 history (a snapshot after 99% of it, the 1% tail after). A fresh node joins by \
             snapshot (trust policy member), then another by replay; each is ready when it holds every entry with the \
-            seed's state root. Needs the `peer` executable next to this one (swift build -c release --product peer).
+            seed's state root. Joiners of each kind alternate, `--runs` of each, and the median of each is reported \
+            (single joins on a shared machine vary by a quarter or more). Needs the `peer` executable next to this \
+            one (swift build -c release --product peer).
             """)
 
     @Option(help: "W1 entries.") var entries = 1_000_000
+    @Option(help: "Fresh joiners of each kind, alternating; the median of each is reported.") var runs = 3
+
+    func validate() throws {
+        guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
+    }
 
     func run() async throws {
         let work = TemporaryDirectory(prefix: "sheaf-bench-net-bootstrap")
-        let options = BootstrapComparison.Options(entries: entries, nodes: 1, seedOffline: true,
+        var options = BootstrapComparison.Options(entries: entries, nodes: 1, seedOffline: true,
                                                   executable: try PeerExecutable.locate(), workDirectory: work.path)
+        options.runs = runs
         let console = Console()
         let result = try await BootstrapComparison(options: options, say: { console.say($0) }, status: { console.status($0) }).run()
         console.clear()
@@ -27,6 +35,7 @@ struct NetBootstrap: AsyncParsableCommand {
         var report = Report(bench: "net-bootstrap")
         report.add("workload", "W1")
         report.add("entries", entries)
+        report.add("runs", runs)
         report.add("ready_s_snapshot", result.snapshot.readySeconds)
         report.add("ready_s_replay", result.replay.readySeconds)
         report.add("speedup", result.speedup)

@@ -21,6 +21,8 @@ public struct BootstrapComparison: Sendable {
         public var workDirectory: String
         public var batch = 2_000
         public var logLevel = "warning"
+        /// Fresh joiners of each kind, alternating; the median of each is reported.
+        public var runs = 1
 
         public init(entries: Int, nodes: Int, seedOffline: Bool, executable: String, workDirectory: String) {
             self.entries = entries
@@ -106,14 +108,29 @@ public struct BootstrapComparison: Sendable {
         let contacts = nodes.map(\.listen)
 
         let joiner = JoinRun(executable: options.executable, workDirectory: options.workDirectory, logLevel: options.logLevel)
-        say("Starting a fresh node that joins by snapshot…")
-        let bySnapshot = try await joiner.run(name: "joiner-snapshot", space: space, trust: "member", contacts: contacts, target: target,
-                                              until: .rootVerified, say: say, status: status)
-        say("Starting a fresh node that joins by replaying every feed…")
-        let byReplay = try await joiner.run(name: "joiner-replay", space: space, trust: "replay", contacts: contacts, target: target,
-                                            until: .rootVerified, say: say, status: status)
+        var snapshots: [Joined] = []
+        var replays: [Joined] = []
+        let runs = max(1, options.runs)
+        for run in 1...runs {
+            let suffix = runs > 1 ? "-\(run)" : ""
+            let of = runs > 1 ? " (run \(run) of \(runs))" : ""
+            say("Starting a fresh node that joins by snapshot\(of)…")
+            snapshots.append(try await joiner.run(name: "joiner-snapshot" + suffix, space: space, trust: "member", contacts: contacts,
+                                                  target: target, until: .rootVerified, say: say, status: status))
+            say("Starting a fresh node that joins by replaying every feed\(of)…")
+            replays.append(try await joiner.run(name: "joiner-replay" + suffix, space: space, trust: "replay", contacts: contacts,
+                                                target: target, until: .rootVerified, say: say, status: status))
+        }
+        let bySnapshot = Self.median(snapshots)
+        let byReplay = Self.median(replays)
         return Result(entries: options.entries, snapshot: bySnapshot, replay: byReplay, stateRoot: target.stateRoot,
                       snapshotCompressedBytes: target.newestSnapshot?.compressedBytes ?? 0, seedPeakResidentMB: nodes[0].peakResidentMB)
+    }
+
+    /// The join with the median time to caught up (the upper one of two middles).
+    static func median(_ joins: [Joined]) -> Joined {
+        let sorted = joins.sorted { $0.readySeconds < $1.readySeconds }
+        return sorted[sorted.count / 2]
     }
 
     /// Starts the cluster, creates the space, admits every node, writes a

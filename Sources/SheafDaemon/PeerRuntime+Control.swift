@@ -175,6 +175,22 @@ extension PeerRuntime: PeerControl {
         return WriteResult(space: entry.replica.space.hex, feed: entry.replica.feed.hex, seq: seq, entries: ops.count)
     }
 
+    /// The state root and live object count at `entries` stored entries,
+    /// rebuilt only when the count moved since the last time.
+    func summary(of key: DiscoveryKey, replica: Replica<ObjectStore>, entries: UInt64) async throws -> (root: String, objects: Int) {
+        if let summary = spaces[key]?.summary, summary.entries == entries { return (summary.root, summary.objects) }
+        if let running = spaces[key]?.summarizing, running.entries == entries { return try await running.task.value }
+        let task = Task { () async throws -> (root: String, objects: Int) in
+            let root = try await replica.stateRoot().hex
+            return (root, try await replica.read { $0.liveCount })
+        }
+        spaces[key]?.summarizing = (entries, task)
+        defer { if spaces[key]?.summarizing?.entries == entries { spaces[key]?.summarizing = nil } }
+        let (root, objects) = try await task.value
+        spaces[key]?.summary = (entries, root, objects)
+        return (root, objects)
+    }
+
     func spaceStatus(_ key: DiscoveryKey) async throws(ControlError) -> SpaceStatus {
         guard let entry = spaces[key] else { throw ControlError(.notFound, "this node no longer holds \(key)") }
         let replica = entry.replica
@@ -185,14 +201,8 @@ extension PeerRuntime: PeerControl {
         var root = ""
         var objects = spaces[key]?.summary?.objects ?? 0
         if !joining, spaces[key]?.bootstrap?.phase != .catchingUp {
-            if let summary = spaces[key]?.summary, summary.entries == stored.entryCount {
-                root = summary.root
-            } else {
-                do {
-                    root = try await replica.stateRoot().hex
-                    objects = try await replica.read { $0.liveCount }
-                } catch { throw Self.unavailable(error) }
-                spaces[key]?.summary = (stored.entryCount, root, objects)
+            do { (root, objects) = try await summary(of: key, replica: replica, entries: stored.entryCount) } catch {
+                throw Self.unavailable(error)
             }
         }
         var frontier: [String: UInt64] = [:]

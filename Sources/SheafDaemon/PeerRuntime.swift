@@ -53,6 +53,9 @@ public actor PeerRuntime: TransportDelegate {
         /// The state root and object count at a stored entry count: status
         /// polls must not rebuild the root when nothing changed.
         var summary: (entries: UInt64, root: String, objects: Int)?
+        /// A summary being built, so a poll arriving meanwhile waits for it
+        /// instead of building the same one again.
+        var summarizing: (entries: UInt64, task: Task<(root: String, objects: Int), Error>)?
     }
 
     public init(data: DataDirectory, config: DaemonConfig, logger: Logger, metrics: PeerMetrics = PeerMetrics()) throws(DaemonError) {
@@ -92,6 +95,8 @@ public actor PeerRuntime: TransportDelegate {
         host.reportLater = { [weak self] inputs in
             for input in inputs { await self?.feed(input) }
         }
+        // Only ever called from inside `withHost`, on this actor.
+        host.drainOutbox = { [weak self] in await self?.flush() }
         await withHost { host.start() }
         for space in try data.storedSpaces() {
             do { try await openStored(space) } catch {
@@ -160,6 +165,18 @@ public actor PeerRuntime: TransportDelegate {
     func feed(_ input: NodeInput) async {
         guard !stopping else { return }
         await withHost { await host.handle(input) }
+        if case .received = input { summarizeCaughtUp() }
+    }
+
+    /// A space whose catch-up just ended has its root summarised at once, so
+    /// the first status after it answers without rebuilding it.
+    private func summarizeCaughtUp() {
+        for (key, entry) in spaces where entry.bootstrap?.phase == .catchingUp {
+            let stored = followBootstrap(key)
+            guard spaces[key]?.bootstrap?.phase == .live else { continue }
+            let replica = entry.replica
+            Task { _ = try? await self.summary(of: key, replica: replica, entries: stored.entryCount) }
+        }
     }
 
     /// Carries out what the host left for the network. Call inside `exclusive`.

@@ -1,6 +1,7 @@
 import SheafCrypto
 import SheafFeeds
 import SheafFiles
+import SheafParallel
 import Synchronization
 
 /// All feed logs of one node under one directory, owned by one process.
@@ -45,6 +46,23 @@ public final class FeedStore: Sendable {
             throw FeedLogError(.io(error))
         }
         pool = DescriptorPool(capacity: options.maxOpenFiles)
+    }
+
+    /// The logs of `feeds`, opened at once: directories that do not exist
+    /// yet are made (and synced) side by side first, so a node installing a
+    /// snapshot of many feeds waits for one journal commit, not one each.
+    public func logs(_ feeds: [PublicKey]) throws(FeedLogError) -> [PublicKey: FeedLog] {
+        if options.durability == .fsync {
+            let missing = feeds.map(feedDirectory).filter { !Directory.exists($0) }
+            let failures = Parallel.mapWaiting(missing.count) { i -> FileError? in
+                do throws(FileError) { try Directory.create(missing[i], durable: true) } catch { return error }
+                return nil
+            }
+            if let failure = failures.lazy.compactMap({ $0 }).first { throw FeedLogError(.io(failure)) }
+        }
+        var opened: [PublicKey: FeedLog] = [:]
+        for feed in feeds { opened[feed] = try log(feed) }
+        return opened
     }
 
     /// The log of `feed`, opened (and recovered) on first use.

@@ -53,6 +53,11 @@ public final class NodeHost<M: Model> {
     /// in as any other input (the daemon does). Unset, audits run inline:
     /// the simulator needs them at a deterministic point.
     public var reportLater: (@Sendable ([NodeInput]) async -> Void)?
+    /// Called while streaming a snapshot, before reading each batch of
+    /// chunks: an owner that sends frames as it goes (the daemon) drains
+    /// `outbox` here, so the manifest and the first chunks are on their way
+    /// while the rest are read, instead of after every chunk is.
+    public var drainOutbox: (@Sendable () async -> Void)?
     private var reportedMembers: [DiscoveryKey: Set<PublicKey>] = [:]
     private var reportedSnapshots: [DiscoveryKey: Set<Hash>] = [:]
 
@@ -174,6 +179,7 @@ public final class NodeHost<M: Model> {
             // joiner then asks for what it still lacks.
             let ids = (try? replica.chunkIDs(of: manifest)) ?? manifest.index.map(\.id)
             for start in stride(from: 0, to: ids.count, by: Self.streamBatch) {
+                await drainOutbox?()
                 serveChunks(Array(ids[start..<min(ids.count, start + Self.streamBatch)]), in: key, to: peer)
             }
         case .install(let key, let manifest, let chunks):

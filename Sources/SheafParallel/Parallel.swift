@@ -71,16 +71,42 @@ public enum Parallel {
         return runs.count == 1 ? runs[0] : Array(runs.joined())
     }
 
-    /// Starts `work` on a helper lane and returns at once, so the caller can
-    /// do something independent meanwhile (apply a batch while it is being
-    /// written, say); `join()` returns its result. A helper that has not
-    /// started `work` by then never does: the caller runs it itself, so a
-    /// busy or absent helper costs nothing but the overlap.
+    /// Starts `work` on a thread of its own and returns at once, so the
+    /// caller can do something independent meanwhile (apply a batch while it
+    /// is being written, say); `join()` returns its result. For work that
+    /// mostly writes and syncs files: its queue is not one of the lanes
+    /// `mapRanges` computes on, so the caller may use those meanwhile. If
+    /// `work` has not started by the time of `join()`, it never does there:
+    /// the caller runs it itself.
     public static func fork<T: Sendable>(_ work: @escaping @Sendable () -> T) -> Forked<T> {
         let forked = Forked(work)
-        helperQueues.first?.async { forked.runIfUnclaimed() }
+        if processorCount > 1 { forkQueue.async { forked.runIfUnclaimed() } }
         return forked
     }
+
+    private static let forkQueue = DispatchQueue(label: "sheaf.parallel.fork")
+
+    /// `body(i)` for every `i` in `0..<count`, each on a thread of its own
+    /// (up to 16 at once), results in index order. For a handful of steps
+    /// that mostly wait on the disk, such as syncing new files: syncs issued
+    /// side by side share the file system's journal commits, where one
+    /// after another each waits for its own.
+    public static func mapWaiting<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
+        guard count > 1 else { return count == 1 ? [body(0)] : [] }
+        let results = Mutex<[T?]>(Array(repeating: nil, count: count))
+        let group = DispatchGroup()
+        for i in 0..<count {
+            waitingQueues[i % waitingQueues.count].async(group: group) {
+                let result = body(i)
+                results.withLock { $0[i] = result }
+            }
+        }
+        group.wait()
+        return results.withLock { $0.compactMap { $0 } }
+    }
+
+    /// Serial queues, each served by a thread of its own while it blocks.
+    private static let waitingQueues: [DispatchQueue] = (0..<16).map { DispatchQueue(label: "sheaf.parallel.waiting.\($0)") }
 
     /// Helper lanes beside the calling thread: one per other core.
     @usableFromInline static var helperCount: Int { helperQueues.count }

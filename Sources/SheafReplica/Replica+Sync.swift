@@ -4,6 +4,7 @@ import SheafFeedLog
 import SheafFeeds
 import SheafFiles
 import SheafModels
+import SheafParallel
 import SheafSnapshots
 
 /// What re-deriving a snapshot's state root from local history found.
@@ -140,10 +141,10 @@ extension Replica {
         guard manifest.space == space else { throw ReplicaError(.wrongSpace("snapshot of another space")) }
         // Each feed's log must be empty (it will continue from the snapshot)
         // or already reach the snapshot's frontier (checked against it on load).
-        var logs: [PublicKey: FeedLog] = [:]
+        let logs: [PublicKey: FeedLog]
+        do { logs = try feeds.logs(manifest.frontier.feeds) } catch { throw ReplicaError(.feedLog(error)) }
         for (feed, anchor) in manifest.frontier.heads {
-            let log = try self.log(feed)
-            logs[feed] = log
+            guard let log = logs[feed] else { continue }
             guard log.length == 0 || log.length >= anchor.seq else {
                 throw ReplicaError(.cannotInstall("the log of \(feed) stops at \(log.length), before the snapshot's \(anchor.seq)"))
             }
@@ -151,26 +152,44 @@ extension Replica {
         for (feed, seq) in core.delivered where seq > 0 && manifest.frontier[feed] == nil {
             throw ReplicaError(.cannotInstall("the replica holds entries of \(feed) the snapshot does not know"))
         }
-        do {
-            let pack = try snapshots.beginPack()
-            for (id, chunk) in chunks.sorted(by: { $0.key < $1.key }) where !snapshots.contains(id) {
-                try pack.put(id: id, rawSize: chunk.rawSize, compressed: chunk.compressed)
-            }
-            try snapshots.commit(pack, manifest: manifest)
-        } catch { throw ReplicaError(.snapshot(error)) }
+        // The chunks are written (the manifest last) while the state loads
+        // from them in memory: each takes about as long. The state is adopted
+        // only once both succeeded, so a failed write installs nothing.
+        let store = snapshots
+        let written = Parallel.fork { () -> SnapshotError? in
+            do throws(SnapshotError) {
+                let pack = try store.beginPack()
+                for (id, chunk) in chunks.sorted(by: { $0.key < $1.key }) where !store.contains(id) {
+                    try pack.put(id: id, rawSize: chunk.rawSize, compressed: chunk.compressed)
+                }
+                try store.commit(pack, manifest: manifest)
+            } catch { return error }
+            return nil
+        }
+        let loading = Result { () throws -> Loader.Loaded<M> in
+            try Loader.load(manifest, as: M.self, store: DownloadedChunks(chunks, over: store), space: space,
+                            trusted: [manifest.signer], logs: logs)
+        }
+        let writeFailure = written.join()
         let loaded: Loader.Loaded<M>
         do {
-            loaded = try Loader.load(manifest, as: M.self, store: snapshots, space: space, trusted: [manifest.signer], logs: logs)
+            if let writeFailure { throw ReplicaError(.snapshot(writeFailure)) }
+            loaded = try loading.get()
         } catch {
             // Nothing was loaded: forget the snapshot so it is not offered to others.
             try? snapshots.deleteManifest(manifest.id)
             _ = try? snapshots.collectGarbage()
             throw error
         }
-        for (feed, anchor) in manifest.frontier.heads where logs[feed]?.length == 0 {
-            let log = try self.log(feed)
-            do { try log.start(after: anchor) } catch { throw ReplicaError(.feedLog(error)) }
+        // Each start writes and syncs a marker: side by side, the syncs share journal commits.
+        let starts = manifest.frontier.heads.compactMap { feed, anchor in
+            logs[feed].flatMap { $0.length == 0 ? ($0, anchor) : nil }
         }
+        let failures = Parallel.mapWaiting(starts.count) { i -> FeedLogError? in
+            do throws(FeedLogError) { try starts[i].0.start(after: starts[i].1) } catch { return error }
+            return nil
+        }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw ReplicaError(.feedLog(failure)) }
         try InstalledSnapshots.add(manifest.id, directory: directory, durable: options.durability == .fsync)
         core = loaded.core
         last = loaded.last

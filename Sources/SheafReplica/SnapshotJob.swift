@@ -165,7 +165,7 @@ enum Loader {
         var last: Replica<M>.LastSnapshot?
     }
 
-    static func load<M: Model>(_ manifest: SnapshotManifest, as model: M.Type, store: SnapshotStore, space: PublicKey, trusted: Set<PublicKey>,
+    static func load<M: Model>(_ manifest: SnapshotManifest, as model: M.Type, store: some ChunkSource, space: PublicKey, trusted: Set<PublicKey>,
                                logs: [PublicKey: FeedLog]) throws -> Loaded<M> {
         try check(manifest, as: M.self, space: space, trusted: trusted, logs: logs)
         return try decode(manifest, as: M.self, store: store, space: space)
@@ -190,7 +190,7 @@ enum Loader {
     }
 
     /// Reads, verifies and decodes the snapshot's content (the costly part).
-    static func decode<M: Model>(_ manifest: SnapshotManifest, as model: M.Type, store: SnapshotStore,
+    static func decode<M: Model>(_ manifest: SnapshotManifest, as model: M.Type, store: some ChunkSource,
                                  space: PublicKey) throws -> Loaded<M> {
         var core = ReplicaCore<M>(space: space)
         do {
@@ -237,7 +237,7 @@ enum Loader {
     }
 
     private static func loadNative<S: SnapshotModel>(_ type: S.Type, _ manifest: SnapshotManifest,
-                                                     _ store: SnapshotStore, feeds: FeedTable) throws -> (model: Any, records: Any, layout: ChunkLayout) {
+                                                     _ store: some ChunkSource, feeds: FeedTable) throws -> (model: Any, records: Any, layout: ChunkLayout) {
         guard S.loadableVersions.contains(manifest.modelVersion) else {
             throw SnapshotError(.unsupportedModel("\(manifest.model)@\(manifest.modelVersion): this build loads versions \(S.loadableVersions)"))
         }

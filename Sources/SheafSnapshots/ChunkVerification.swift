@@ -9,6 +9,8 @@ extension SnapshotReader {
         guard compressedSize <= SnapshotLimits.maxChunkCompressedBytes else {
             throw SnapshotError(.overLimit("chunk of \(compressedSize) compressed bytes"))
         }
-        return try verify(compressed, id: id, rawSize: rawSize, compressedSize: compressedSize, decompressor: Zstd.Decompressor())
+        return try Zstd.withPooledDecompressor { (decompressor) throws(SnapshotError) in
+            try verify(compressed, id: id, rawSize: rawSize, compressedSize: compressedSize, decompressor: decompressor)
+        }
     }
 }

@@ -244,4 +244,19 @@ struct ZstdTests {
         }
         #expect(refused > 250)
     }
+
+    @Test("a pooled decompressor is clean after a malformed frame")
+    func pooledAfterFailure() throws {
+        let input = compressibleBytes(50_000, seed: 7)
+        let frame = try Zstd.compress(input)
+        for round in 0..<20 {
+            // Garbage, then a frame cut short: both fail, and leave nothing behind.
+            let failed = Zstd.withPooledDecompressor { d in (try? d.decompress(Array(frame.prefix(frame.count / 2)), maxOutput: input.count)) }
+            #expect(failed == nil, "round \(round)")
+            let garbage = Zstd.withPooledDecompressor { d in (try? d.decompress([0x28, 0xB5, 0x2F, 0xFD, 0, 1, 2, 3], maxOutput: 100)) }
+            #expect(garbage == nil)
+            let decoded = try Zstd.withPooledDecompressor { (d) throws(CompressionError) in try d.decompress(frame, maxOutput: input.count) }
+            #expect(decoded == input)
+        }
+    }
 }

@@ -56,3 +56,29 @@ struct FeedStoreManyFeedsTests {
         }
     }
 }
+
+@Suite("FeedStore opening many logs at once")
+struct FeedStoreLogsTests {
+    /// New directories are made side by side, existing logs keep their
+    /// entries, and each log is the one `log(_:)` returns afterwards.
+    @Test("logs(_:) opens new and existing feeds alike")
+    func opensManyAtOnce() throws {
+        try withTemporaryDirectory { dir in
+            var models = (0..<12).map { FeedModel(keyPair: testKeyPair(2_000 + $0)) }
+            let store = try FeedStore(directory: dir, options: FeedStore.Options(durability: .fsync, segmentBytes: 4096))
+            defer { store.close() }
+            try models[0].append(3, payloadBytes: 20, to: try store.log(models[0].feed))
+            let logs = try store.logs(models.map(\.feed))
+            #expect(logs.count == models.count)
+            for model in models {
+                let log = try #require(logs[model.feed])
+                #expect(log === (try store.log(model.feed)))
+                #expect(Directory.exists(Path.join(Path.join(dir, "feeds"), model.feed.hex)))
+            }
+            #expect(logs[models[0].feed]?.length == 3)
+            #expect(logs[models[1].feed]?.length == 0)
+            try models[5].append(2, payloadBytes: 20, to: try #require(logs[models[5].feed]))
+            try expectLog(try store.log(models[5].feed), holds: models[5].entries, heads: models[5].heads)
+        }
+    }
+}

@@ -112,6 +112,24 @@ import Glibc
         release.signal()
         #expect(blocker.join())
     }
+
+    /// Steps that wait run side by side, more of them than there are cores:
+    /// each of eight waits (up to two seconds) until all eight have started.
+    /// Results come back in index order.
+    @Test func mapWaitingRunsEveryStepAtOnce() {
+        let started = Atomic<Int>(0)
+        let steps = 8
+        let results = Parallel.mapWaiting(steps) { i -> (Int, Bool) in
+            started.wrappingAdd(1, ordering: .relaxed)
+            let deadline = DispatchTime.now() + .seconds(2)
+            while started.load(ordering: .relaxed) < steps && DispatchTime.now() < deadline { usleep(100) }
+            return (i * 7, started.load(ordering: .relaxed) == steps)
+        }
+        #expect(results.map { $0.0 } == (0..<steps).map { $0 * 7 })
+        #expect(results.allSatisfy { $0.1 }, "not every step ran while the others waited")
+        #expect(Parallel.mapWaiting(0) { $0 }.isEmpty)
+        #expect(Parallel.mapWaiting(1) { $0 + 1 } == [1])
+    }
 }
 
 /// Holds a thread until `release` is signalled (or ten seconds pass).

@@ -1,5 +1,6 @@
 import SheafCodec
 import SheafCollections
+import SheafCompression
 import SheafCrypto
 import SheafFeeds
 import SheafFiles
@@ -466,6 +467,46 @@ struct StoreTests {
                 try SnapshotReader.load(s1.manifest, from: store, recordsPerChunk: 4, decodeValue: Bytes.decode)
             }
             #expect(loaded?.code.kind == "missingChunk")
+        }
+    }
+}
+
+/// Downloaded chunks in memory over the store that will hold them.
+@Suite("Downloaded chunks")
+struct DownloadedChunksTests {
+    /// A snapshot loads the same from memory as from the store, with the
+    /// chunks split between the two; limits hold for the chunks in memory.
+    @Test("load from memory over the store")
+    func loadsOverTheStore() throws {
+        try withTemporaryDirectory { dir in
+            let source = try SnapshotStore(directory: Path.join(dir, "source"), durability: .none)
+            let committed = try StoreHarness(store: source).commit(storeMap(500, seed: 3), entries: 5, createdAt: 1)
+            let ids = committed.chunkIDs.sorted()
+            #expect(ids.count > 4)
+            var chunks: [Hash: (rawSize: Int, compressed: [UInt8])] = [:]
+            for (n, id) in ids.enumerated() {
+                let compressed = try #require(try source.compressedChunk(id, limit: 1 << 24))
+                chunks[id] = (try Zstd.decompress(compressed, maxOutput: 1 << 20).count, compressed)
+                // Every third chunk only in the destination store, as if held from before.
+                if n % 3 == 0 { chunks[id] = nil }
+            }
+            let destination = try SnapshotStore(directory: Path.join(dir, "destination"), durability: .none)
+            let pack = try destination.beginPack()
+            for id in ids.enumerated().filter({ $0.offset % 3 == 0 }).map(\.element) {
+                let compressed = try #require(try source.compressedChunk(id, limit: 1 << 24))
+                try pack.put(id: id, rawSize: try Zstd.decompress(compressed, maxOutput: 1 << 20).count, compressed: compressed)
+            }
+            try destination.commit(pack, manifest: committed.manifest)
+            let downloaded = DownloadedChunks(chunks, over: destination)
+            let loaded = try SnapshotReader.load(committed.manifest, from: downloaded, recordsPerChunk: 4, decodeValue: Bytes.decode).records
+            #expect(loaded.map(\.0) == (try StoreHarness.load(committed.manifest, from: source)).map(\.0))
+            #expect(loaded.map(\.1) == (try StoreHarness.load(committed.manifest, from: source)).map(\.1))
+
+            let inMemory = try #require(chunks.first { $0.value.compressed.count > 1 })
+            #expect(throws: SnapshotError.self) { _ = try downloaded.compressedChunk(inMemory.key, limit: inMemory.value.compressed.count - 1) }
+            #expect(try downloaded.compressedChunk(Hash.of([1, 2, 3], domain: HashDomain("absent")), limit: 1 << 20) == nil)
+            source.close()
+            destination.close()
         }
     }
 }
