@@ -137,7 +137,7 @@ let package = Package(
         // The daemon: a node runtime driving the protocol over the transport,
         // its data directory, and its life cycle as a service.
         .target(name: "SheafDaemon", dependencies: [
-            "SheafControl", "SheafMetrics", "SheafTransport", "SheafNode", "SheafProtocol", "SheafReplica", "SheafModels", "SheafFeeds",
+            "SheafControl", "SheafMetrics", "SheafTransport", "SheafNode", "SheafProtocol", "SheafReplica", "SheafSnapshots", "SheafModels", "SheafFeeds",
             "SheafCrypto", "SheafFiles", .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -8,6 +8,7 @@ import SheafNode
 import SheafProtocol
 import SheafMetrics
 import SheafReplica
+import SheafSnapshots
 import SheafTransport
 
 /// One node at run time: owns the protocol core (through `NodeHost`) and
@@ -271,6 +272,13 @@ public actor PeerRuntime: TransportDelegate {
         logger.debug("connect failed", metadata: ["address": "\(address)", "reason": "\(reason)"])
         guard let peer = dialing.removeValue(forKey: address) else { return }
         await feed(.connectFailed(peer))
+    }
+
+    /// Snapshot chunks are checked as they arrive, while the node handles
+    /// earlier frames; the core's own check then finds the result.
+    nonisolated public func transportArriving(frame: [UInt8], from peer: PublicKey) {
+        guard let chunk = WireCodec.snapshotChunk(in: frame) else { return }
+        SnapshotReader.precheck(chunk.compressed, id: chunk.id)
     }
 
     public func transportReceived(frame: [UInt8], from peer: PublicKey) async {

@@ -1,5 +1,9 @@
 import SheafCompression
 import SheafCrypto
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension SnapshotReader {
     /// Checks a chunk received from a peer before anything else touches it:
@@ -9,8 +13,73 @@ extension SnapshotReader {
         guard compressedSize <= SnapshotLimits.maxChunkCompressedBytes else {
             throw SnapshotError(.overLimit("chunk of \(compressedSize) compressed bytes"))
         }
+        if let raw = PrecheckedChunks.shared.take(id, compressed: compressed) {
+            guard raw.count <= SnapshotLimits.maxChunkRawBytes, compressed.count == compressedSize, raw.count == rawSize else {
+                throw SnapshotError(.sizeMismatch(id: id.hex, expected: rawSize, actual: raw.count))
+            }
+            return raw
+        }
         return try Zstd.withPooledDecompressor { (decompressor) throws(SnapshotError) in
             try verify(compressed, id: id, rawSize: rawSize, compressedSize: compressedSize, decompressor: decompressor)
+        }
+    }
+
+    /// Checks a chunk ahead of its turn, where no state is needed: a node
+    /// calls it on the thread that read the chunk off the network, while it
+    /// is still handling earlier frames. A chunk that decompresses (within
+    /// the chunk limit) and hashes to `id` is remembered with its bytes, and
+    /// `verifiedChunk` of the very same bytes takes the result instead of
+    /// doing the work again; it still checks the sizes the index declares.
+    public static func precheck(_ compressed: [UInt8], id: Hash) {
+        guard compressed.count <= SnapshotLimits.maxChunkCompressedBytes,
+              let raw = try? Zstd.withPooledDecompressor({ (decompressor) throws(CompressionError) in
+                  try decompressor.decompress(compressed, maxOutput: SnapshotLimits.maxChunkRawBytes)
+              }),
+              Hash.of(raw, domain: SnapshotDomains.chunk) == id else { return }
+        PrecheckedChunks.shared.put(id, compressed: compressed, raw: raw)
+    }
+}
+
+/// Chunks `precheck` found sound, waiting for `verifiedChunk`: a few
+/// hundred at most (the oldest go first), each taken once.
+final class PrecheckedChunks: Sendable {
+    static let shared = PrecheckedChunks()
+    static let capacity = 512
+
+    private struct State {
+        var chunks: [Hash: (compressed: [UInt8], raw: [UInt8])] = [:]
+        var order: [Hash] = []
+    }
+
+    private let state = Mutex(State())
+
+    func put(_ id: Hash, compressed: [UInt8], raw: [UInt8]) {
+        state.withLock { state in
+            if state.chunks.updateValue((compressed, raw), forKey: id) == nil { state.order.append(id) }
+            while state.order.count > Self.capacity {
+                state.chunks[state.order.removeFirst()] = nil
+            }
+        }
+    }
+
+    /// Byte equality with one `memcmp` (`==` on arrays compares element by element).
+    private static func same(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        return a.withUnsafeBytes { x in
+            b.withUnsafeBytes { y in
+                guard let p = x.baseAddress, let q = y.baseAddress else { return true }  // both empty
+                return memcmp(p, q, x.count) == 0
+            }
+        }
+    }
+
+    /// The raw bytes of `id` if prechecked from exactly `compressed`.
+    func take(_ id: Hash, compressed: [UInt8]) -> [UInt8]? {
+        state.withLock { state in
+            guard let held = state.chunks[id], Self.same(held.compressed, compressed) else { return nil }
+            state.chunks[id] = nil
+            if let i = state.order.firstIndex(of: id) { state.order.remove(at: i) }
+            return held.raw
         }
     }
 }

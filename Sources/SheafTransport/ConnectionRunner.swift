@@ -166,11 +166,13 @@ extension Transport {
 
     /// Hands frames to the delegate in order, one at a time: each waits for
     /// the delivery before it, and the last one is left running in
-    /// `previous` while the caller reads on.
+    /// `previous` while the caller reads on. Each is shown to the delegate
+    /// (`transportArriving`) first, while the one before is still delivered.
     private func deliver(_ frames: [ChannelFrame], _ connection: Connection, _ peer: PublicKey,
                          after previous: inout Task<Void, Never>?) async throws {
         for frame in frames {
             guard case .data(let bytes) = frame else { continue }
+            delegate?.transportArriving(frame: bytes, from: peer)
             await previous?.value
             try Task.checkCancellation()
             previous = Task { [weak delegate = self.delegate] in

@@ -13,6 +13,15 @@ public protocol TransportDelegate: AnyObject, Sendable {
     /// One whole frame. The connection reads its next frame only after this
     /// returns: a slow receiver slows its peers down (inbound backpressure).
     func transportReceived(frame: [UInt8], from peer: PublicKey) async
+    /// A whole frame as soon as it is read, before the frames ahead of it
+    /// are delivered: for work that needs no state, done meanwhile on the
+    /// connection's thread (checking a snapshot chunk, say). Does nothing
+    /// unless implemented.
+    func transportArriving(frame: [UInt8], from peer: PublicKey)
+}
+
+extension TransportDelegate {
+    public func transportArriving(frame: [UInt8], from peer: PublicKey) {}
 }
 
 /// One established session, for status displays and metrics.

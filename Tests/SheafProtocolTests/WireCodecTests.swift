@@ -53,6 +53,21 @@ struct WireCodecTests {
         }
     }
 
+    /// The peek at chunk frames finds exactly the chunks, whatever else a
+    /// frame is, and nothing in a cut-short chunk frame.
+    @Test func snapshotChunkPeeksOnlyAtChunks() throws {
+        for (kind, message) in try Self.samples(perKind: 20) {
+            let bytes = WireCodec.encode(message)
+            let peeked = WireCodec.snapshotChunk(in: bytes)
+            if case .space(_, .snapshot(.chunk(let id, let compressed))) = message {
+                #expect(peeked?.id == id && peeked?.compressed == compressed)
+                #expect(WireCodec.snapshotChunk(in: Array(bytes.dropLast())) == nil)
+            } else {
+                #expect(peeked == nil, "\(kind)")
+            }
+        }
+    }
+
     @Test func kindsHaveDistinctNames() {
         #expect(Set(WireMessageKind.allCases.map(\.rawValue)).count == WireMessageKind.allCases.count)
         #expect(WireMessage.ping(nonce: 1).kind.description == "ping")

@@ -465,3 +465,45 @@ struct ReaderTests {
 extension Result {
     var failure: Failure? { if case .failure(let e) = self { e } else { nil } }
 }
+
+/// Chunks checked on arrival (`precheck`) are taken by `verifiedChunk` only
+/// for the very same bytes, once, and the declared sizes still count.
+@Suite("SnapshotReader: prechecked chunks")
+struct PrecheckTests {
+    static func chunk(seed: UInt64) throws -> (id: Hash, raw: [UInt8], compressed: [UInt8]) {
+        var rng = SplitMix64(seed: seed)
+        let raw = rng.bytes(3000) + [UInt8](repeating: 7, count: 3000)
+        return (Hash.of(raw, domain: SnapshotDomains.chunk), raw, try Zstd.compress(raw))
+    }
+
+    @Test func aPrecheckedChunkVerifiesOnceWithTheSameChecks() throws {
+        let c = try Self.chunk(seed: 0x9C01)
+        SnapshotReader.precheck(c.compressed, id: c.id)
+        // Sizes other than the index declares still fail, prechecked or not.
+        #expect(throws: SnapshotError.self) {
+            _ = try SnapshotReader.verifiedChunk(c.compressed, id: c.id, rawSize: c.raw.count - 1, compressedSize: c.compressed.count)
+        }
+        SnapshotReader.precheck(c.compressed, id: c.id)
+        #expect(try SnapshotReader.verifiedChunk(c.compressed, id: c.id, rawSize: c.raw.count, compressedSize: c.compressed.count) == c.raw)
+        // Taken: the next call does the work itself, with the same answer.
+        #expect(try SnapshotReader.verifiedChunk(c.compressed, id: c.id, rawSize: c.raw.count, compressedSize: c.compressed.count) == c.raw)
+    }
+
+    @Test func otherBytesUnderTheSameIdAreCheckedInFull() throws {
+        let c = try Self.chunk(seed: 0x9C02)
+        let other = try Self.chunk(seed: 0x9C03)
+        SnapshotReader.precheck(c.compressed, id: c.id)
+        // Another chunk's bytes claimed under this id: no shortcut, and they fail.
+        #expect(throws: SnapshotError.self) {
+            _ = try SnapshotReader.verifiedChunk(other.compressed, id: c.id, rawSize: other.raw.count,
+                                                 compressedSize: other.compressed.count)
+        }
+        // A chunk that does not hash to its id is never remembered.
+        SnapshotReader.precheck(other.compressed, id: c.id)
+        #expect(try SnapshotReader.verifiedChunk(c.compressed, id: c.id, rawSize: c.raw.count, compressedSize: c.compressed.count) == c.raw)
+        #expect(throws: SnapshotError.self) {
+            _ = try SnapshotReader.verifiedChunk(other.compressed, id: c.id, rawSize: other.raw.count,
+                                                 compressedSize: other.compressed.count)
+        }
+    }
+}

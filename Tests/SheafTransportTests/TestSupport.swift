@@ -4,6 +4,7 @@ import NIOPosix
 import SheafCrypto
 @_exported import SheafRandom
 import SheafTransport
+import Synchronization
 import Testing
 
 /// Records what a transport reports, for tests to wait on.
@@ -16,6 +17,12 @@ actor Recorder: TransportDelegate {
     }
 
     private(set) var events: [Event] = []
+    /// Frames `transportArriving` was shown, in order (from the connection's thread).
+    nonisolated let arrivals = Mutex<[[UInt8]]>([])
+
+    nonisolated func transportArriving(frame: [UInt8], from peer: PublicKey) {
+        arrivals.withLock { $0.append(frame) }
+    }
     /// While set, `transportReceived` waits for it: a slow application.
     private var gate: CheckedContinuation<Void, Never>?
     private var blocked = false

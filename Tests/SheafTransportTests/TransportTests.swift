@@ -190,6 +190,28 @@ struct TransportTests {
         await b.transport.shutdown()
     }
 
+    @Test("each frame is shown to the delegate on arrival, while the one before is still being delivered")
+    func arrivingAheadOfDelivery() async throws {
+        let a = Node(), b = Node()
+        let address = try await a.listen()
+        b.transport.connect(to: address, persistent: false)
+        #expect(await eventually { await bothConnected(a, b) })
+        await a.recorder.block()
+        let frames: [[UInt8]] = [[1, 1, 1], [2, 2], [3]]
+        b.transport.send(frames[0], to: a.key)
+        #expect(await eventually { await a.recorder.frames == [frames[0]] })
+        b.transport.send(frames[1], to: a.key)
+        // The second frame is seen while the first one's delivery still waits.
+        #expect(await eventually { a.recorder.arrivals.withLock { $0 } == [frames[0], frames[1]] })
+        #expect(await a.recorder.frames == [frames[0]])
+        await a.recorder.unblock()
+        b.transport.send(frames[2], to: a.key)
+        #expect(await eventually { await a.recorder.frames == frames })
+        #expect(a.recorder.arrivals.withLock { $0 } == frames)
+        await a.transport.shutdown()
+        await b.transport.shutdown()
+    }
+
     @Test("a peer that stops reading is disconnected once its queue passes the limit")
     func slowPeer() async throws {
         let a = Node { $0.maxQueuedBytesPerPeer = 4 << 20 }

@@ -23,6 +23,16 @@ public enum WireCodec {
         var decoder = WireDecoder(bytes, limits: limits)
         return try decoder.frame()
     }
+
+    /// The chunk a frame carries, if it is a snapshot chunk: its type bytes
+    /// are looked at first, so any other frame costs three comparisons.
+    public static func snapshotChunk(in bytes: [UInt8], limits: WireLimits = .default) -> (id: Hash, compressed: [UInt8])? {
+        // Message tag, 32-byte discovery key, space tag, snapshot tag.
+        guard bytes.count > 35, bytes[0] == WireTag.Message.space.rawValue, bytes[33] == WireTag.Space.snapshot.rawValue,
+              bytes[34] == WireTag.Snapshot.chunk.rawValue,
+              case .space(_, .snapshot(.chunk(let id, let compressed)))? = try? decode(bytes, limits: limits) else { return nil }
+        return (id, compressed)
+    }
 }
 
 extension WireMessage {
