@@ -195,27 +195,75 @@ import Testing
         #expect(network.nodes[b].counters.deliveries == 0)
     }
 
-    @Test func aRangeFromAPeerStillSendingIsWaitedForThenAskedAgain() throws {
-        let fake = FakePeer(seed: 730)
+    /// A node whose fake peer claims entries of the genesis feed and of a
+    /// member's feed, asked for at `genesisAt` and `memberAt`: the two range
+    /// requests and their timeout timers.
+    func twoRequests(_ fake: FakePeer, genesisAt: NodeTime, memberAt: NodeTime) throws
+        -> (node: ProtocolNode, genesis: (request: FeedRangeRequest, timer: NodeTimer, after: Duration),
+            member: (request: FeedRangeRequest, timer: NodeTimer, after: Duration))
+    {
         var (node, _) = nodeWithFakePeer(fake)
         _ = node.handle(fake.open(space), now: .zero)
-        // The peer holds entries this node lacks: a range is asked of it.
+        let member = testKeyPair(seed: 731)
+        _ = node.handle(.membersChanged(discovery, [member.publicKey]), now: .zero)
+        var theirs = FeedWriter(keyPair: member)
+        let memberBatch = try theirs.append(drafts(40, tag: 9), timestamp: 1)
+        func ask(_ frontier: Frontier, at time: NodeTime) throws -> (request: FeedRangeRequest, timer: NodeTimer, after: Duration) {
+            let out = node.handle(fake.space(space, .sync(.frontier(frontier))), now: time)
+            let request = try #require(out.sent(to: fake.identity).compactMap { message -> FeedRangeRequest? in
+                if case .space(_, .sync(.request(let request))) = message { request } else { nil }
+            }.last)
+            let timeout = try #require(out.compactMap { output -> (NodeTimer, Duration)? in
+                if case .schedule(let timer, let after) = output, case .rangeTimeout = timer { (timer, after) } else { nil }
+            }.last)
+            return (request, timeout.0, timeout.1)
+        }
         var claimed = Frontier()
         claimed.advance(space, to: try batches(1, entries: 50)[0].head.anchor)
-        let asked = node.handle(fake.space(space, .sync(.frontier(claimed))), now: .zero)
-        let timeout = try #require(asked.compactMap { output -> (NodeTimer, Duration)? in
-            if case .schedule(let timer, let after) = output, case .rangeTimeout = timer { (timer, after) } else { nil }
-        }.first)
-        #expect(asked.sent(to: fake.identity).contains { if case .space(_, .sync(.request)) = $0 { true } else { false } })
-        // It keeps sending (a backlog of other answers): when the timeout
-        // fires, the request is given more time, nobody is charged.
-        let due = NodeTime.zero + timeout.1
-        _ = node.handle(fake.frame(.ping(nonce: 1)), now: NodeTime(nanoseconds: due.nanoseconds - 100_000_000))
-        let waited = node.handle(.timerFired(timeout.0), now: due)
+        let genesis = try ask(claimed, at: genesisAt)
+        claimed.advance(member.publicKey, to: memberBatch.head.anchor)
+        let asked = try ask(claimed, at: memberAt)
+        #expect(genesis.request.feed == space && asked.request.feed == member.publicKey)
+        return (node, genesis, asked)
+    }
+
+    @Test func aRangeFromAPeerStillAnsweringIsWaitedForThenAskedAgain() throws {
+        let fake = FakePeer(seed: 730)
+        var (node, genesis, member) = try twoRequests(fake, genesisAt: .zero, memberAt: .zero)
+        // Just before the genesis range is due, the peer answers the other
+        // request (asked at the same time): it is working through a backlog,
+        // so the genesis request is given more time and nobody is charged.
+        let due = NodeTime.zero + genesis.after
+        _ = node.handle(fake.space(space, .sync(.unavailable(member.request, reason: .notHeld))),
+                        now: NodeTime(nanoseconds: due.nanoseconds - 100_000_000))
+        let waited = node.handle(.timerFired(genesis.timer), now: due)
         #expect(waited.charges(of: fake.identity).isEmpty)
-        #expect(waited.contains { if case .schedule(timeout.0, _) = $0 { true } else { false } })
-        // Silent for a whole timeout: the request lapses and the peer is charged.
-        let lapsed = node.handle(.timerFired(timeout.0), now: due + NodeConfig().requestTimeout)
+        #expect(waited.contains { if case .schedule(genesis.timer, _) = $0 { true } else { false } })
+        // No answer for a whole timeout: the request lapses and the peer is charged.
+        let lapsed = node.handle(.timerFired(genesis.timer), now: due + NodeConfig().requestTimeout)
+        #expect(lapsed.charges(of: fake.identity) == [.unresponsive])
+    }
+
+    /// Traffic that answers nothing (pings, gossip) does not make a peer busy:
+    /// a reply lost on a lossy link is asked again after one timeout.
+    @Test func aPeerThatOnlyChattersIsNotWaitedFor() throws {
+        let fake = FakePeer(seed: 732)
+        var (node, genesis, _) = try twoRequests(fake, genesisAt: .zero, memberAt: .zero)
+        let due = NodeTime.zero + genesis.after
+        _ = node.handle(fake.frame(.ping(nonce: 1)), now: NodeTime(nanoseconds: due.nanoseconds - 100_000_000))
+        let lapsed = node.handle(.timerFired(genesis.timer), now: due)
+        #expect(lapsed.charges(of: fake.identity) == [.unresponsive])
+    }
+
+    /// Answers come in the order of the requests: once a request sent later
+    /// is answered, an earlier one still open was lost, however busy the peer.
+    @Test func aRequestOvertakenByALaterAnswerIsNotWaitedFor() throws {
+        let fake = FakePeer(seed: 733)
+        var (node, genesis, member) = try twoRequests(fake, genesisAt: .zero, memberAt: NodeTime(nanoseconds: 100_000_000))
+        let due = NodeTime.zero + genesis.after
+        _ = node.handle(fake.space(space, .sync(.unavailable(member.request, reason: .notHeld))),
+                        now: NodeTime(nanoseconds: due.nanoseconds - 50_000_000))
+        let lapsed = node.handle(.timerFired(genesis.timer), now: due)
         #expect(lapsed.charges(of: fake.identity) == [.unresponsive])
     }
 

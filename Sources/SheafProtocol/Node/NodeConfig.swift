@@ -49,8 +49,8 @@ public struct NodeConfig: Sendable {
     /// behind each other on the sender's link).
     public var requestTimeout: Duration = .milliseconds(500)
     public var rangeTimeoutPerEntry: Duration = .microseconds(100)
-    /// A request past its timeout whose peer is still sending (its answers
-    /// queue behind others, or this node works through a backlog of them)
+    /// A request past its timeout whose peer is still answering others (its
+    /// answers queue behind others, or this node works through a backlog of them)
     /// is waited for a while longer rather than asked again elsewhere, up to
     /// this long in all: retrying would add duplicates to the very backlog
     /// that made it late.

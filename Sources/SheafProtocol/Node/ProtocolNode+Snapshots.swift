@@ -57,6 +57,7 @@ extension ProtocolNode {
             receivedChunk(id, compressed, in: key, from: peer)
         case .chunkMissing(let id):
             guard spaces[key]!.joining?.download?.missing(id, at: peer) != nil else { return }
+            noteAnswer(from: peer)
             pumpDownload(in: key)
         }
     }
@@ -263,6 +264,7 @@ extension ProtocolNode {
 
     mutating func receivedChunk(_ id: Hash, _ compressed: [UInt8], in key: DiscoveryKey, from peer: PublicKey) {
         guard spaces[key]!.isJoining else { return }
+        noteAnswer(from: peer)
         guard spaces[key]!.joining!.download != nil else {
             if spaces[key]!.joining!.early.count < Self.maxEarlyChunks * 4 { spaces[key]!.joining!.early[id] = (peer, compressed) }
             return

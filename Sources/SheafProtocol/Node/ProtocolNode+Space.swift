@@ -301,7 +301,10 @@ extension ProtocolNode {
         case .range(let feed, let after, let range):
             let outstanding = spaces[key]!.planner.outstanding[feed]
             let asked = outstanding?.peer == peer && outstanding?.request.after == after
-            if asked { spaces[key]!.planner.finish(feed) }
+            if asked, let outstanding {
+                noteAnswer(from: peer, rangeSentAt: outstanding.sentAt)
+                spaces[key]!.planner.finish(feed)
+            }
             let anchor = spaces[key]!.anchor(of: feed)
             if after < anchor.seq {
                 // An answer to a fork probe, or stale: only its head matters.
@@ -315,7 +318,8 @@ extension ProtocolNode {
             }
             planRanges(in: key)
         case .unavailable(let request, let reason):
-            guard spaces[key]!.planner.outstanding[request.feed]?.peer == peer else { return }
+            guard let outstanding = spaces[key]!.planner.outstanding[request.feed], outstanding.peer == peer else { return }
+            noteAnswer(from: peer, rangeSentAt: outstanding.sentAt)
             spaces[key]!.planner.finish(request.feed)
             switch reason {
             case .pruned(let through): spaces[key]!.planner.unavailable(request.feed, through: through, at: peer)

@@ -33,8 +33,13 @@ public struct ProtocolNode: Sendable {
         var openedByThem: Set<DiscoveryKey> = []
         var queued: [DiscoveryKey: [SpaceMessage]] = [:]
         var queuedCount = 0
-        /// When its last frame came.
-        var lastHeard = NodeTime.zero
+        /// When it last answered a request of ours (a range, a chunk, or
+        /// that it has neither): a peer still answering is busy, not gone.
+        var lastAnswered = NodeTime.zero
+        /// When the newest range request it answered was sent. Answers come
+        /// in the order of the requests, so a range request sent before
+        /// this one that is still unanswered was lost or dropped.
+        var newestRangeAnswered = NodeTime.zero
     }
 
     /// Reads from a peer's session. Inside a mutating method, reading
@@ -238,7 +243,6 @@ public struct ProtocolNode: Sendable {
 
     mutating func received(_ frame: [UInt8], from peer: PublicKey) {
         guard sessions[peer] != nil else { return }
-        sessions[peer]?.lastHeard = now
         if scores.countFrame(from: peer, now: now) {
             charge(peer, .flooding, "over \(config.scoring.maxFramesPerSecond) frames in a second")
             guard sessions[peer] != nil else { return }
@@ -359,7 +363,8 @@ public struct ProtocolNode: Sendable {
             apply(spaces[key]!.broadcast.timerFired(timer, now: now), in: key)
         case .rangeTimeout(let key, let feed, let generation):
             guard let item = spaces[key]?.planner.outstanding[feed], item.generation == generation else { return }
-            if isBusy(item.peer, waitingSince: item.sentAt) {
+            let overtaken = (peerSession(item.peer) { $0.newestRangeAnswered } ?? .zero) > item.sentAt
+            if !overtaken, isBusy(item.peer, waitingSince: item.sentAt) {
                 outputs.append(.schedule(.rangeTimeout(key, feed: feed, generation: generation), after: config.requestTimeout))
                 return
             }
@@ -375,11 +380,20 @@ public struct ProtocolNode: Sendable {
     }
 
     /// Whether a late answer from `peer` is worth waiting for a while
-    /// longer: it sent something within `requestTimeout`, and the wait
-    /// since `since` is under `maxBusyWait`.
+    /// longer: it answered a request of ours within `requestTimeout` (it is
+    /// working through them), and the wait since `since` is under
+    /// `maxBusyWait`. Any other traffic does not count: a peer that gossips
+    /// but answers nothing has lost or dropped the request.
     func isBusy(_ peer: PublicKey, waitingSince since: NodeTime) -> Bool {
-        guard let heard = sessions[peer]?.lastHeard else { return false }
-        return now.since(heard) < config.requestTimeout && now.since(since) < config.maxBusyWait
+        guard let answered = peerSession(peer, { $0.lastAnswered }) else { return false }
+        return now.since(answered) < config.requestTimeout && now.since(since) < config.maxBusyWait
+    }
+
+    /// Notes that `peer` answered a request of ours (sent at `sentAt`, for ranges).
+    mutating func noteAnswer(from peer: PublicKey, rangeSentAt sentAt: NodeTime? = nil) {
+        guard sessions[peer] != nil else { return }
+        sessions[peer]!.lastAnswered = now
+        if let sentAt, sentAt > sessions[peer]!.newestRangeAnswered { sessions[peer]!.newestRangeAnswered = sentAt }
     }
 
     /// `interval` ± 10 %, from the node's seeded generator: neighbours' timers drift apart.
