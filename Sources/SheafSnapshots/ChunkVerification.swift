@@ -40,27 +40,43 @@ extension SnapshotReader {
     }
 }
 
-/// Chunks `precheck` found sound, waiting for `verifiedChunk`: a few
-/// hundred at most (the oldest go first), each taken once.
+/// Chunks `precheck` found sound, waiting for `verifiedChunk`, each taken
+/// once. Bounded in bytes (compressed and raw together), oldest out first:
+/// chunks may be large, and any peer can send sound ones.
 final class PrecheckedChunks: Sendable {
     static let shared = PrecheckedChunks()
-    static let capacity = 512
 
     private struct State {
         var chunks: [Hash: (compressed: [UInt8], raw: [UInt8])] = [:]
         var order: [Hash] = []
+        var bytes = 0
     }
 
+    let budget: Int
     private let state = Mutex(State())
 
+    init(budget: Int = 8 << 20) { self.budget = budget }
+
     func put(_ id: Hash, compressed: [UInt8], raw: [UInt8]) {
+        let size = compressed.count + raw.count
+        guard size <= budget else { return }
         state.withLock { state in
-            if state.chunks.updateValue((compressed, raw), forKey: id) == nil { state.order.append(id) }
-            while state.order.count > Self.capacity {
-                state.chunks[state.order.removeFirst()] = nil
+            if let old = state.chunks.updateValue((compressed, raw), forKey: id) {
+                state.bytes -= old.compressed.count + old.raw.count
+            } else {
+                state.order.append(id)
+            }
+            state.bytes += size
+            while state.bytes > budget, !state.order.isEmpty {
+                if let evicted = state.chunks.removeValue(forKey: state.order.removeFirst()) {
+                    state.bytes -= evicted.compressed.count + evicted.raw.count
+                }
             }
         }
     }
+
+    /// Bytes held, for tests.
+    var heldBytes: Int { state.withLock { $0.bytes } }
 
     /// Byte equality with one `memcmp` (`==` on arrays compares element by element).
     private static func same(_ a: [UInt8], _ b: [UInt8]) -> Bool {
@@ -78,6 +94,7 @@ final class PrecheckedChunks: Sendable {
         state.withLock { state in
             guard let held = state.chunks[id], Self.same(held.compressed, compressed) else { return nil }
             state.chunks[id] = nil
+            state.bytes -= held.compressed.count + held.raw.count
             if let i = state.order.firstIndex(of: id) { state.order.remove(at: i) }
             return held.raw
         }
