@@ -16,6 +16,11 @@ public struct Bytes32: Hashable, Comparable, Sendable {
         self.w0 = w0; self.w1 = w1; self.w2 = w2; self.w3 = w3
     }
 
+    /// The first eight bytes as a little-endian integer, without copying
+    /// the rest: a ready-made hash of bytes that are uniformly random
+    /// already (keys, hashes).
+    @inlinable public var firstWord: UInt64 { w0 }
+
     /// Loads from exactly 32 bytes at `raw`.
     @inlinable
     public init(loading raw: UnsafeRawBufferPointer) {

@@ -54,11 +54,9 @@ public final class FeedStore: Sendable {
     public func logs(_ feeds: [PublicKey]) throws(FeedLogError) -> [PublicKey: FeedLog] {
         if options.durability == .fsync {
             let missing = feeds.map(feedDirectory).filter { !Directory.exists($0) }
-            let failures = Parallel.mapWaiting(missing.count) { i -> FileError? in
-                do throws(FileError) { try Directory.create(missing[i], durable: true) } catch { return error }
-                return nil
+            do { _ = try Parallel.mapWaiting(missing.count) { (i) throws(FileError) in try Directory.create(missing[i], durable: true) } } catch {
+                throw FeedLogError(.io(error))
             }
-            if let failure = failures.lazy.compactMap({ $0 }).first { throw FeedLogError(.io(failure)) }
         }
         var opened: [PublicKey: FeedLog] = [:]
         for feed in feeds { opened[feed] = try log(feed) }

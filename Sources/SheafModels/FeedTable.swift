@@ -56,7 +56,6 @@ public struct FeedTable: Hashable, Sendable {
 
     /// The first slot to probe for `key` in a table of `size` (a power of two) slots.
     private static func start(_ key: PublicKey, slots size: Int) -> Int {
-        let word = key.raw.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
-        return Int(truncatingIfNeeded: (word &* 0x9E37_79B9_7F4A_7C15) >> 32) & (size - 1)
+        Int(truncatingIfNeeded: (key.raw.firstWord &* 0x9E37_79B9_7F4A_7C15) >> 32) & (size - 1)
     }
 }

@@ -70,9 +70,9 @@ public final class NodeHost<M: Model> {
     /// Reading `core` copies it (every view and map of every space) before
     /// calling into it; the simulator asks after every event, so this
     /// reaches the core in place.
-    public func storedFrontier(of key: DiscoveryKey) -> Frontier? {
-        withUnsafeMutablePointer(to: &core) { $0.pointee.storedFrontier(of: key) }
-    }
+    public func storedFrontier(of key: DiscoveryKey) -> Frontier? { Self.inPlace(&core) { $0.storedFrontier(of: key) } }
+
+    private static func inPlace<R>(_ core: inout ProtocolNode, _ read: (inout ProtocolNode) -> R) -> R { read(&core) }
 
     /// Takes what the owner must do now: send, connect, disconnect, schedule, report.
     public func takeOutbox() -> [NodeOutput] {

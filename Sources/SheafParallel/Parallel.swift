@@ -73,36 +73,35 @@ public enum Parallel {
 
     /// Starts `work` on a thread of its own and returns at once, so the
     /// caller can do something independent meanwhile (apply a batch while it
-    /// is being written, say); `join()` returns its result. For work that
-    /// mostly writes and syncs files: its queue is not one of the lanes
-    /// `mapRanges` computes on, so the caller may use those meanwhile. If
-    /// `work` has not started by the time of `join()`, it never does there:
-    /// the caller runs it itself.
-    public static func fork<T: Sendable>(_ work: @escaping @Sendable () -> T) -> Forked<T> {
+    /// is being written, say); `join()` returns its result or throws its
+    /// error. For work that mostly writes and syncs files: it runs on one of
+    /// the waiting queues, not on a lane `mapRanges` computes on, so the
+    /// caller may use those meanwhile. If `work` has not started by the time
+    /// of `join()`, it never does there: the caller runs it itself.
+    public static func fork<T: Sendable, E: Error>(_ work: @escaping @Sendable () throws(E) -> T) -> Forked<T, E> {
         let forked = Forked(work)
-        if processorCount > 1 { forkQueue.async { forked.runIfUnclaimed() } }
+        if processorCount > 1 { waitingQueues[0].async { forked.runIfUnclaimed() } }
         return forked
     }
 
-    private static let forkQueue = DispatchQueue(label: "sheaf.parallel.fork")
-
     /// `body(i)` for every `i` in `0..<count`, each on a thread of its own
-    /// (up to 16 at once), results in index order. For a handful of steps
-    /// that mostly wait on the disk, such as syncing new files: syncs issued
-    /// side by side share the file system's journal commits, where one
-    /// after another each waits for its own.
-    public static func mapWaiting<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
-        guard count > 1 else { return count == 1 ? [body(0)] : [] }
-        let results = Mutex<[T?]>(Array(repeating: nil, count: count))
+    /// (up to 16 at once), results in index order; throws the first error
+    /// by index once every step has ended. For a handful of steps that
+    /// mostly wait on the disk, such as syncing new files: syncs issued side
+    /// by side share the file system's journal commits, where one after
+    /// another each waits for its own.
+    public static func mapWaiting<T: Sendable, E: Error>(_ count: Int, _ body: @escaping @Sendable (Int) throws(E) -> T) throws(E) -> [T] {
+        guard count > 1 else { return count == 1 ? [try body(0)] : [] }
+        let results = Mutex<[Result<T, E>?]>(Array(repeating: nil, count: count))
         let group = DispatchGroup()
         for i in 0..<count {
             waitingQueues[i % waitingQueues.count].async(group: group) {
-                let result = body(i)
+                let result = Result { () throws(E) -> T in try body(i) }
                 results.withLock { $0[i] = result }
             }
         }
         group.wait()
-        return results.withLock { $0.compactMap { $0 } }
+        return try results.withLock { $0.compactMap { $0 } }.map { (result) throws(E) -> T in try result.get() }
     }
 
     /// Serial queues, each served by a thread of its own while it blocks.
@@ -179,15 +178,15 @@ final class LaneGate: Sendable {
 
 /// Work started by `Parallel.fork`, run exactly once by whichever of the
 /// helper and the joining caller claims it first.
-public final class Forked<T: Sendable>: @unchecked Sendable {
+public final class Forked<T: Sendable, E: Error>: @unchecked Sendable {
     // `result` is written once, by the helper, before it signals `finished`;
     // the caller reads it only after waiting for that signal.
-    private let work: @Sendable () -> T
+    private let work: @Sendable () throws(E) -> T
     private let claimed = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
-    private var result: T?
+    private var result: Result<T, E>?
 
-    init(_ work: @escaping @Sendable () -> T) { self.work = work }
+    init(_ work: @escaping @Sendable () throws(E) -> T) { self.work = work }
 
     private func claim() -> Bool {
         claimed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
@@ -195,16 +194,16 @@ public final class Forked<T: Sendable>: @unchecked Sendable {
 
     func runIfUnclaimed() {
         guard claim() else { return }
-        result = work()
+        result = Result { () throws(E) -> T in try work() }
         finished.signal()
     }
 
     /// The work's result: runs it here if no helper took it, else waits for
     /// the helper to finish. Call once.
-    public func join() -> T {
-        if claim() { return work() }
+    public func join() throws(E) -> T {
+        if claim() { return try work() }
         finished.wait()
         guard let result else { preconditionFailure("a forked job signalled without a result") }
-        return result
+        return try result.get()
     }
 }

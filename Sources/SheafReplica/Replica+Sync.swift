@@ -156,24 +156,20 @@ extension Replica {
         // from them in memory: each takes about as long. The state is adopted
         // only once both succeeded, so a failed write installs nothing.
         let store = snapshots
-        let written = Parallel.fork { () -> SnapshotError? in
-            do throws(SnapshotError) {
-                let pack = try store.beginPack()
-                for (id, chunk) in chunks.sorted(by: { $0.key < $1.key }) where !store.contains(id) {
-                    try pack.put(id: id, rawSize: chunk.rawSize, compressed: chunk.compressed)
-                }
-                try store.commit(pack, manifest: manifest)
-            } catch { return error }
-            return nil
+        let written = Parallel.fork { () throws(SnapshotError) in
+            let pack = try store.beginPack()
+            for (id, chunk) in chunks.sorted(by: { $0.key < $1.key }) where !store.contains(id) {
+                try pack.put(id: id, rawSize: chunk.rawSize, compressed: chunk.compressed)
+            }
+            try store.commit(pack, manifest: manifest)
         }
         let loading = Result { () throws -> Loader.Loaded<M> in
             try Loader.load(manifest, as: M.self, store: DownloadedChunks(chunks, over: store), space: space,
                             trusted: [manifest.signer], logs: logs)
         }
-        let writeFailure = written.join()
         let loaded: Loader.Loaded<M>
         do {
-            if let writeFailure { throw ReplicaError(.snapshot(writeFailure)) }
+            do { try written.join() } catch { throw ReplicaError(.snapshot(error)) }
             loaded = try loading.get()
         } catch {
             // Nothing was loaded: forget the snapshot so it is not offered to others.
@@ -185,11 +181,9 @@ extension Replica {
         let starts = manifest.frontier.heads.compactMap { feed, anchor in
             logs[feed].flatMap { $0.length == 0 ? ($0, anchor) : nil }
         }
-        let failures = Parallel.mapWaiting(starts.count) { i -> FeedLogError? in
-            do throws(FeedLogError) { try starts[i].0.start(after: starts[i].1) } catch { return error }
-            return nil
+        do { _ = try Parallel.mapWaiting(starts.count) { (i) throws(FeedLogError) in try starts[i].0.start(after: starts[i].1) } } catch {
+            throw ReplicaError(.feedLog(error))
         }
-        if let failure = failures.lazy.compactMap({ $0 }).first { throw ReplicaError(.feedLog(failure)) }
         try InstalledSnapshots.add(manifest.id, directory: directory, durable: options.durability == .fsync)
         core = loaded.core
         last = loaded.last

@@ -400,12 +400,9 @@ public actor Replica<M: Model> {
     /// the log lacks. The replica then stops (`storageFailure`): reopening
     /// rebuilds the state from what the disk holds.
     private func storeAndDeliver(_ batch: VerifiedBatch, in log: FeedLog) throws {
-        let written = Parallel.fork { () -> FeedLogError? in
-            do throws(FeedLogError) { try log.append(batch) } catch { return error }
-            return nil
-        }
+        let written = Parallel.fork { () throws(FeedLogError) in try log.append(batch) }
         let applied = Result { () throws(ReplicaError) in try apply(batch) }
-        if let failure = written.join() {
+        do { try written.join() } catch let failure {
             storageFailure = failure
             logger.error("feed log write failed after applying; the replica stops until reopened",
                          metadata: ["feed": "\(batch.feed.hex.prefix(16))", "error": "\(failure)"])

@@ -26,7 +26,7 @@ public struct ChunkBoundaries: Hashable, Sendable {
     @inline(__always)
     static func hash(_ key: RecordKey) -> UInt64 {
         let h = key.bytes.withUnsafeBytes { Hash.of($0, domain: SnapshotDomains.boundary) }
-        return h.raw.w0Value
+        return h.raw.firstWord
     }
 
     func isNatural(_ hash: UInt64) -> Bool { hash % recordsPerChunk == 0 }
@@ -34,11 +34,6 @@ public struct ChunkBoundaries: Hashable, Sendable {
     func endsIndexGroup(_ hash: UInt64) -> Bool {
         isNatural(hash) && (hash / recordsPerChunk) % Self.leavesPerIndexGroup == 0
     }
-}
-
-extension Bytes32 {
-    /// The first eight bytes as a little-endian integer.
-    var w0Value: UInt64 { withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian } }
 }
 
 /// A leaf chunk as the state and the manifest know it.

@@ -17,14 +17,19 @@ import Glibc
             let count = rng.below(300)
             let grain = 1 + rng.below(40)
             let lanes = 1 + rng.below(6)
-            let runs = Parallel.mapRanges(count, grain: grain, lanes: lanes, makeState: { 0 }) { calls, range in
-                calls += 1
-                return (Array(range), calls)
+            let lanesMade = Atomic<Int>(0)
+            let runs = Parallel.mapRanges(count, grain: grain, lanes: lanes,
+                                          makeState: { (lane: lanesMade.wrappingAdd(1, ordering: .relaxed).oldValue, calls: 0) }) { state, range in
+                state.calls += 1
+                return (Array(range), state.lane, state.calls)
             }
             #expect(runs.flatMap(\.0) == Array(0..<count))
             #expect(runs.allSatisfy { !$0.0.isEmpty && $0.0.count <= grain })
-            // Each lane's state is its own: no lane sees more calls than pieces exist.
-            #expect(runs.allSatisfy { $0.1 >= 1 && $0.1 <= runs.count })
+            // Each lane's state is its own: every lane counts 1, 2, 3, ... of
+            // its own calls, and there are no more lanes than asked for.
+            let byLane = Dictionary(grouping: runs, by: \.1)
+            #expect(byLane.count <= lanes)
+            #expect(byLane.values.allSatisfy { $0.map(\.2).sorted() == Array(1...$0.count) })
         }
     }
 
@@ -129,6 +134,24 @@ import Glibc
         #expect(results.allSatisfy { $0.1 }, "not every step ran while the others waited")
         #expect(Parallel.mapWaiting(0) { $0 }.isEmpty)
         #expect(Parallel.mapWaiting(1) { $0 + 1 } == [1])
+    }
+
+    struct StepFailed: Error, Equatable { let step: Int }
+
+    /// A failing step's error comes back from `join` and `mapWaiting` (the
+    /// first by index), after every other step has run.
+    @Test func errorsComeBackFromForkAndMapWaiting() {
+        let forked = Parallel.fork { () throws(StepFailed) -> Int in throw StepFailed(step: 1) }
+        #expect(throws: StepFailed(step: 1)) { try forked.join() }
+        let ran = Atomic<Int>(0)
+        #expect(throws: StepFailed(step: 2)) {
+            _ = try Parallel.mapWaiting(6) { (i) throws(StepFailed) -> Int in
+                ran.wrappingAdd(1, ordering: .relaxed)
+                if i == 2 || i == 4 { throw StepFailed(step: i) }
+                return i
+            }
+        }
+        #expect(ran.load(ordering: .relaxed) == 6)
     }
 }
 

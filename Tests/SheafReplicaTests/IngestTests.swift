@@ -9,28 +9,48 @@ import Testing
 /// Ingest writes a batch that continues its log on a helper thread while it
 /// applies the batch; audits replay history off the actor, a window at a time.
 @Suite struct IngestTests {
+    /// A genesis writer holding `objects` objects written 10 per batch, and
+    /// an empty replica of its space that will ingest them (identity `key + 1`).
+    struct Pair {
+        let space: PublicKey
+        let targetKey: KeyPair
+        let source: Replica<ObjectStore>
+        let target: Replica<ObjectStore>
+
+        init(_ dir: String, key: Int, objects: Int) async throws {
+            let g = testKeyPair(key)
+            space = g.publicKey
+            targetKey = testKeyPair(key + 1)
+            source = try await openReplica(ObjectStore.self, Path.join(dir, "g"), space: space, identity: g)
+            try await fillObjects(source, count: objects, perBatch: 10)
+            target = try await openReplica(ObjectStore.self, Path.join(dir, "t"), space: space, identity: targetKey)
+        }
+
+        func reopenTarget(_ dir: String) async throws -> Replica<ObjectStore> {
+            try await openReplica(ObjectStore.self, Path.join(dir, "t"), space: space, identity: targetKey)
+        }
+    }
+
     /// Batches that continue the log are stored and applied alike, whichever
     /// thread wrote them: the ingesting replica ends with the writer's state
     /// and log, and reopening it gives the same state from disk.
     @Test func ingestedBatchesAreStoredAndApplied() async throws {
         try await withTemporaryDirectory { dir in
-            let g = testKeyPair(700)
-            let source = try await openReplica(ObjectStore.self, Path.join(dir, "g"), space: g.publicKey, identity: g)
-            try await fillObjects(source, count: 300, perBatch: 10)
-            let target = try await openReplica(ObjectStore.self, Path.join(dir, "t"), space: g.publicKey, identity: testKeyPair(701))
-            let total = try await source.storedLength(g.publicKey)
+            let pair = try await Pair(dir, key: 700, objects: 300)
+            let (g, source, target) = (pair.space, pair.source, pair.target)
+            let total = try await source.storedLength(g)
             var after: UInt64 = 0
             while after < total {
-                let batch = try await source.storedRange(g.publicKey, after: after, through: min(total, after + 10))
+                let batch = try await source.storedRange(g, after: after, through: min(total, after + 10))
                 try await target.ingest(batch)
                 after = batch.head.seq
             }
-            #expect(try await target.storedLength(g.publicKey) == total)
+            #expect(try await target.storedLength(g) == total)
             #expect(await target.deliveredCount == total)
             let root = try await source.stateRoot()
             #expect(try await target.stateRoot() == root)
             await target.close()
-            let reopened = try await openReplica(ObjectStore.self, Path.join(dir, "t"), space: g.publicKey, identity: testKeyPair(701))
+            let reopened = try await pair.reopenTarget(dir)
             #expect(try await reopened.stateRoot() == root)
             await reopened.close()
             await source.close()
@@ -42,16 +62,14 @@ import Testing
     /// snapshot claims history the disk lacks; reopening holds what the log holds.
     @Test func aFailedWriteStopsTheReplicaUntilReopened() async throws {
         try await withTemporaryDirectory { dir in
-            let g = testKeyPair(710)
-            let source = try await openReplica(ObjectStore.self, Path.join(dir, "g"), space: g.publicKey, identity: g)
-            try await fillObjects(source, count: 20, perBatch: 10)
-            let target = try await openReplica(ObjectStore.self, Path.join(dir, "t"), space: g.publicKey, identity: testKeyPair(711))
-            let first = try await source.storedRange(g.publicKey, after: 0, through: 10)
+            let pair = try await Pair(dir, key: 710, objects: 20)
+            let (g, source, target) = (pair.space, pair.source, pair.target)
+            let first = try await source.storedRange(g, after: 0, through: 10)
             try await target.ingest(first)
             let held = first.head.seq
             // The log refuses the next write (as after an I/O error).
-            try await target.feedLog(g.publicKey).close()
-            let next = try await source.storedRange(g.publicKey, after: held, through: try await source.storedLength(g.publicKey))
+            try await target.feedLog(g).close()
+            let next = try await source.storedRange(g, after: held, through: try await source.storedLength(g))
             let failed = await replicaErrorCode { try await target.ingest(next) }
             guard case .feedLog = failed else {
                 Issue.record("a failed write must throw the log's error, got \(String(describing: failed))")
@@ -67,8 +85,8 @@ import Testing
                 return
             }
             await target.close()
-            let reopened = try await openReplica(ObjectStore.self, Path.join(dir, "t"), space: g.publicKey, identity: testKeyPair(711))
-            #expect(try await reopened.storedLength(g.publicKey) == held)
+            let reopened = try await pair.reopenTarget(dir)
+            #expect(try await reopened.storedLength(g) == held)
             #expect(await reopened.deliveredCount == held)
             try await reopened.ingest(next)
             #expect(try await reopened.stateRoot() == (try await source.stateRoot()))

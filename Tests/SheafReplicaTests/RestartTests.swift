@@ -102,7 +102,7 @@ final class CapturingLogHandler: LogHandler, @unchecked Sendable {
     /// incremental; one at least as long (here mostly on one object, the
     /// case where re-encoding everything costs most) makes it re-encode
     /// every leaf, cutting afresh around new keys. All agree with a full replay.
-    @Test func longTailMakesTheNextSnapshotAFullBuild() async throws {
+    @Test func longTailMakesTheNextSnapshotReencodeEveryLeaf() async throws {
         try await withTemporaryDirectory { dir in
             let g = testKeyPair(94)
             // (tail length, new objects among them, whether the next snapshot re-encodes every leaf)

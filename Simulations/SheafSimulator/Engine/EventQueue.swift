@@ -54,7 +54,8 @@ struct EventQueue<Payload> {
             heap[0] = last
             siftDown(0)
         }
-        guard let payload = slots[first.slot].take() else { return nil }
+        // Every slot in the heap holds its payload until popped.
+        guard let payload = slots[first.slot].take() else { preconditionFailure("a queued event without its payload") }
         freeSlots.append(first.slot)
         return Entry(time: first.time, sequence: first.sequence, payload: payload)
     }

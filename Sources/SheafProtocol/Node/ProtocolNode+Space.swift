@@ -170,7 +170,7 @@ extension ProtocolNode {
         do {
             let batch = try RangeVerifier.verify(encodedRange: range, from: anchor, feed: feed, maxEntries: FeedLimits.maxRangeEntries)
             checkFork(batch.head, in: key, from: peer)
-            guard spaces.read(key, { $0.forked[feed] != nil }) != true else { return nil }
+            guard spaces[key]?.forked[feed] == nil else { return nil }
             return batch
         } catch {
             switch error.code {
@@ -209,7 +209,7 @@ extension ProtocolNode {
         // Channels whose opening answer never came (lost): ask again.
         for node in sessions.keys.sorted() {
             guard let session = peerSession(node, { $0.openedByUs.contains(key) && !$0.openedByThem.contains(key) ? $0.session : nil }),
-                  let space = spaces.read(key, { $0.space }) else { continue }
+                  let space = spaces[key]?.space else { continue }
             sendFrame(.open(OpenSpace(space: space, session: session, sender: identity)), to: node)
         }
         let active = neighbours(of: key)
@@ -254,7 +254,7 @@ extension ProtocolNode {
     }
 
     mutating func scheduleFrontierPush(in key: DiscoveryKey) {
-        guard spaces.read(key, { $0.frontierPushScheduled }) == false else { return }
+        guard spaces[key]?.frontierPushScheduled == false else { return }
         spaces[key]!.frontierPushScheduled = true
         outputs.append(.schedule(.frontierPush(key), after: config.frontierPushDelay))
     }

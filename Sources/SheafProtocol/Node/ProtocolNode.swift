@@ -95,32 +95,31 @@ public struct ProtocolNode: Sendable {
     public var connectedPeers: [PublicKey] { sessions.keys.sorted() }
 
     /// The active overlay neighbours of a space.
-    public func neighbours(of key: DiscoveryKey) -> [PeerAddress] { spaces.read(key) { $0.overlay.active } ?? [] }
+    public func neighbours(of key: DiscoveryKey) -> [PeerAddress] { spaces[key]?.overlay.active ?? [] }
 
     /// Every peer the overlay of a space knows (active, then passive): what a
     /// restarting node should try first.
     public func knownPeers(of key: DiscoveryKey) -> [PeerAddress] {
-        spaces.read(key) { $0.overlay.active + $0.overlay.passive } ?? []
+        spaces[key].map { $0.overlay.active + $0.overlay.passive } ?? []
     }
 
     /// The stored frontier the node believes it holds for a space.
-    public func storedFrontier(of key: DiscoveryKey) -> Frontier? { spaces.read(key) { $0.stored } }
+    public func storedFrontier(of key: DiscoveryKey) -> Frontier? { spaces[key]?.stored }
 
     /// Entries the node knows to exist in a space: per feed, the furthest
     /// of what it stores and what neighbours' frontiers claim. How far a
     /// catch-up has to go. Saturates: neighbours' frontiers may claim any seq.
     public func knownEntries(of key: DiscoveryKey) -> UInt64 {
-        spaces.read(key) { space in
-            var furthest = space.stored
-            for frontier in space.planner.peerFrontiers.values {
-                for (feed, anchor) in frontier.heads { furthest.advance(feed, to: anchor) }
-            }
-            return furthest.entryCount
-        } ?? 0
+        guard let space = spaces[key] else { return 0 }
+        var furthest = space.stored
+        for frontier in space.planner.peerFrontiers.values {
+            for (feed, anchor) in frontier.heads { furthest.advance(feed, to: anchor) }
+        }
+        return furthest.entryCount
     }
 
     /// Whether the space is still joining from a snapshot.
-    public func isJoining(_ key: DiscoveryKey) -> Bool { spaces.read(key) { $0.isJoining } ?? false }
+    public func isJoining(_ key: DiscoveryKey) -> Bool { spaces[key]?.isJoining ?? false }
 
     /// Feeds proven forked in a space.
     public func forkedFeeds(of key: DiscoveryKey) -> [PublicKey] { spaces[key].map { $0.forked.keys.sorted() } ?? [] }
@@ -218,7 +217,7 @@ public struct ProtocolNode: Sendable {
     mutating func sendSpace(_ message: SpaceMessage, in key: DiscoveryKey, to node: PublicKey) {
         // Changed in place through its index (reading through the index
         // would copy the session: `peerSession` borrows it).
-        guard let index = sessions.index(forKey: node), let space = spaces.read(key, { $0.space }),
+        guard let index = sessions.index(forKey: node), let space = spaces[key]?.space,
               let (session, opened, queued) = peerSession(node, { ($0.session, $0.openedByThem.contains(key), $0.queuedCount) })
         else { return }
         if sessions.values[index].openedByUs.insert(key).inserted {
@@ -296,7 +295,7 @@ public struct ProtocolNode: Sendable {
 
     mutating func channelOpened(_ open: OpenSpace, by peer: PublicKey) {
         guard let index = sessions.index(forKey: peer), let session = peerSession(peer, \.session) else { return }
-        guard let space = spaces.read(open.discovery, { $0.space }) else {
+        guard let space = spaces[open.discovery]?.space else {
             sendFrame(.close(open.discovery, reason: .unknownSpace), to: peer)
             return
         }
@@ -352,7 +351,7 @@ public struct ProtocolNode: Sendable {
             if shuffle { spaces[key]!.lastShuffle = now }
             apply(spaces[key]!.overlay.tick(shuffle: shuffle, rng: &rng), in: key)
             // Alone, with no one left to ask: join again through a contact.
-            let contacts = spaces.read(key) { $0.overlay.active.isEmpty && $0.overlay.pendingRequests.isEmpty ? $0.contacts : [] } ?? []
+            let contacts = spaces[key].map { $0.overlay.active.isEmpty && $0.overlay.pendingRequests.isEmpty ? $0.contacts : [] } ?? []
             if !contacts.isEmpty {
                 let contact = contacts[Int(rng.next() % UInt64(contacts.count))]
                 apply(spaces[key]!.overlay.join(via: contact, rng: &rng), in: key)

@@ -244,15 +244,6 @@ struct SpaceTable: Sendable {
     /// Whether the node serves `key`.
     func contains(_ key: DiscoveryKey) -> Bool { position(of: key) != nil }
 
-    /// Reads a space in place (as the subscript's read does).
-    func read<R>(_ key: DiscoveryKey, _ body: (borrowing SpaceState) -> R) -> R? {
-        guard let i = position(of: key) else { return nil }
-        switch entries[i].box.state.pointee {
-        case .some(let state): return body(state)
-        case .none: return nil
-        }
-    }
-
     var keys: [DiscoveryKey] { entries.map(\.key) }
 
     var isEmpty: Bool { entries.isEmpty }
