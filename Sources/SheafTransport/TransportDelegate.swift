@@ -14,9 +14,10 @@ public protocol TransportDelegate: AnyObject, Sendable {
     /// returns: a slow receiver slows its peers down (inbound backpressure).
     func transportReceived(frame: [UInt8], from peer: PublicKey) async
     /// A whole frame as soon as it is read, before the frames ahead of it
-    /// are delivered: for work that needs no state, done meanwhile on the
-    /// connection's thread (checking a snapshot chunk, say). Does nothing
-    /// unless implemented.
+    /// are delivered: for work that needs no state (checking a snapshot
+    /// chunk, say), done on a task of its own beside that delivery and the
+    /// reading of the next frame. The frame's `transportReceived` waits for
+    /// it to return. Does nothing unless implemented.
     func transportArriving(frame: [UInt8], from peer: PublicKey)
 }
 

@@ -6,6 +6,9 @@ import SheafCrypto
 import SheafTransport
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Records what a transport reports, for tests to wait on.
 actor Recorder: TransportDelegate {
@@ -20,8 +23,18 @@ actor Recorder: TransportDelegate {
     /// Frames `transportArriving` was shown, in order (from the connection's thread).
     nonisolated let arrivals = Mutex<[[UInt8]]>([])
 
+    /// Microseconds `transportArriving` takes after noting a frame.
+    nonisolated let arrivalDelay = Atomic<Int>(0)
+    /// Frames whose `transportArriving` has returned.
+    nonisolated let arrived = Mutex<[[UInt8]]>([])
+    /// For each delivered frame, whether its `transportArriving` had returned.
+    private(set) var deliveredAfterArrival: [Bool] = []
+
     nonisolated func transportArriving(frame: [UInt8], from peer: PublicKey) {
         arrivals.withLock { $0.append(frame) }
+        let delay = arrivalDelay.load(ordering: .relaxed)
+        if delay > 0 { usleep(UInt32(delay)) }
+        arrived.withLock { $0.append(frame) }
     }
     /// While set, `transportReceived` waits for it: a slow application.
     private var gate: CheckedContinuation<Void, Never>?
@@ -41,6 +54,7 @@ actor Recorder: TransportDelegate {
 
     func transportReceived(frame: [UInt8], from peer: PublicKey) async {
         events.append(.received(frame: frame, from: peer))
+        deliveredAfterArrival.append(arrived.withLock { $0.contains(frame) })
         if blocked { await withCheckedContinuation { gate = $0 } }
     }
 

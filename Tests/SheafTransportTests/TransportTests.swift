@@ -190,6 +190,23 @@ struct TransportTests {
         await b.transport.shutdown()
     }
 
+    @Test("a frame is delivered only once the delegate's look at it on arrival has returned")
+    func deliveryWaitsForArrival() async throws {
+        let a = Node(), b = Node()
+        let address = try await a.listen()
+        b.transport.connect(to: address, persistent: false)
+        #expect(await eventually { await bothConnected(a, b) })
+        a.recorder.arrivalDelay.store(3_000, ordering: .relaxed)
+        // Small frames sent together arrive in one read and are handed over together.
+        let frames = (0..<40).map { [UInt8](repeating: UInt8($0), count: 100 + $0) }
+        for frame in frames { b.transport.send(frame, to: a.key) }
+        #expect(await eventually { await a.recorder.frames == frames })
+        #expect(await a.recorder.deliveredAfterArrival == Array(repeating: true, count: frames.count))
+        #expect(a.recorder.arrivals.withLock { $0 } == frames)
+        await a.transport.shutdown()
+        await b.transport.shutdown()
+    }
+
     @Test("each frame is shown to the delegate on arrival, while the one before is still being delivered")
     func arrivingAheadOfDelivery() async throws {
         let a = Node(), b = Node()
