@@ -3,7 +3,7 @@ import SheafCrypto
 import SheafFeeds
 import SheafFiles
 import SheafModels
-import SheafNode
+@testable import SheafNode
 import SheafProtocol
 import SheafReplica
 import SheafSnapshots
@@ -42,6 +42,19 @@ import Testing
     func ask(_ request: FeedRangeRequest, of host: NodeHost<ObjectStore>, as peer: Peer) async -> [SyncMessage] {
         await host.handle(peer.frame(.space(discovery, .sync(.request(request)))))
         return peer.answers(from: host)
+    }
+
+    /// A streamed snapshot goes out in batches that start small, so the
+    /// joiner has chunks to check while the seed reads the rest, and grow
+    /// to the full batch; together they cover every chunk once, in order.
+    @Test func streamBatchesStartSmallAndCoverEveryChunk() {
+        #expect(NodeHost<ObjectStore>.streamBatches(0).isEmpty)
+        #expect(NodeHost<ObjectStore>.streamBatches(5) == [0..<5])
+        let batches = NodeHost<ObjectStore>.streamBatches(1385)
+        #expect(batches.prefix(5).map(\.count) == [16, 32, 64, 128, 256])
+        #expect(batches.dropFirst(4).dropLast().allSatisfy { $0.count == NodeHost<ObjectStore>.streamBatch })
+        #expect(batches.first?.lowerBound == 0 && batches.last?.upperBound == 1385)
+        #expect(zip(batches, batches.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
     }
 
     @Test func servesVerifiableRangesAndSaysWhatItCannot() async throws {
