@@ -63,6 +63,14 @@ public final class FeedStore: Sendable {
         return opened
     }
 
+    /// The logs of those of `feeds` that have a directory already, opened:
+    /// what a snapshot must agree with before the others are made.
+    public func existingLogs(_ feeds: [PublicKey]) throws(FeedLogError) -> [PublicKey: FeedLog] {
+        var opened: [PublicKey: FeedLog] = [:]
+        for feed in feeds where Directory.exists(feedDirectory(feed)) { opened[feed] = try log(feed) }
+        return opened
+    }
+
     /// The log of `feed`, opened (and recovered) on first use.
     public func log(_ feed: PublicKey) throws(FeedLogError) -> FeedLog {
         try logs.withLock { logs throws(FeedLogError) in

@@ -90,12 +90,18 @@ public enum Parallel {
     /// mostly wait on the disk, such as syncing new files: syncs issued side
     /// by side share the file system's journal commits, where one after
     /// another each waits for its own.
+    ///
+    /// May be called from a forked job: the waiting queue that runs it (a
+    /// serial one) is left out, else a step put there would wait for the
+    /// very call waiting for it.
     public static func mapWaiting<T: Sendable, E: Error>(_ count: Int, _ body: @escaping @Sendable (Int) throws(E) -> T) throws(E) -> [T] {
         guard count > 1 else { return count == 1 ? [try body(0)] : [] }
         let results = Mutex<[Result<T, E>?]>(Array(repeating: nil, count: count))
         let group = DispatchGroup()
+        let current = DispatchQueue.getSpecific(key: waitingQueueIndex)
+        let queues = waitingQueues.indices.filter { $0 != current }.map { waitingQueues[$0] }
         for i in 0..<count {
-            waitingQueues[i % waitingQueues.count].async(group: group) {
+            queues[i % queues.count].async(group: group) {
                 let result = Result { () throws(E) -> T in try body(i) }
                 results.withLock { $0[i] = result }
             }
@@ -104,8 +110,14 @@ public enum Parallel {
         return try results.withLock { $0.compactMap { $0 } }.map { (result) throws(E) -> T in try result.get() }
     }
 
-    /// Serial queues, each served by a thread of its own while it blocks.
-    private static let waitingQueues: [DispatchQueue] = (0..<16).map { DispatchQueue(label: "sheaf.parallel.waiting.\($0)") }
+    /// Serial queues, each served by a thread of its own while it blocks,
+    /// each marked with its index.
+    private static let waitingQueues: [DispatchQueue] = (0..<16).map { index in
+        let queue = DispatchQueue(label: "sheaf.parallel.waiting.\(index)")
+        queue.setSpecific(key: waitingQueueIndex, value: index)
+        return queue
+    }
+    private static let waitingQueueIndex = DispatchSpecificKey<Int>()
 
     /// Helper lanes beside the calling thread: one per other core.
     @usableFromInline static var helperCount: Int { helperQueues.count }

@@ -140,11 +140,12 @@ extension Replica {
         try checkOpen()
         guard manifest.space == space else { throw ReplicaError(.wrongSpace("snapshot of another space")) }
         // Each feed's log must be empty (it will continue from the snapshot)
-        // or already reach the snapshot's frontier (checked against it on load).
-        let logs: [PublicKey: FeedLog]
-        do { logs = try feeds.logs(manifest.frontier.feeds) } catch { throw ReplicaError(.feedLog(error)) }
+        // or already reach the snapshot's frontier (checked against it on
+        // load). Logs not made yet are empty: they are made below.
+        let existing: [PublicKey: FeedLog]
+        do { existing = try feeds.existingLogs(manifest.frontier.feeds) } catch { throw ReplicaError(.feedLog(error)) }
         for (feed, anchor) in manifest.frontier.heads {
-            guard let log = logs[feed] else { continue }
+            guard let log = existing[feed] else { continue }
             guard log.length == 0 || log.length >= anchor.seq else {
                 throw ReplicaError(.cannotInstall("the log of \(feed) stops at \(log.length), before the snapshot's \(anchor.seq)"))
             }
@@ -152,24 +153,32 @@ extension Replica {
         for (feed, seq) in core.delivered where seq > 0 && manifest.frontier[feed] == nil {
             throw ReplicaError(.cannotInstall("the replica holds entries of \(feed) the snapshot does not know"))
         }
-        // The chunks are written (the manifest last) while the state loads
-        // from them in memory: each takes about as long. The state is adopted
-        // only once both succeeded, so a failed write installs nothing.
+        // The missing logs are made and the chunks written (the manifest
+        // last) while the state loads from the chunks in memory: the load
+        // takes longer than both. The state is adopted only once all
+        // succeeded, so a failed write installs nothing.
         let store = snapshots
-        let written = Parallel.fork { () throws(SnapshotError) in
-            let pack = try store.beginPack()
-            for (id, chunk) in chunks.sorted(by: { $0.key < $1.key }) where !store.contains(id) {
-                try pack.put(id: id, rawSize: chunk.rawSize, compressed: chunk.compressed)
-            }
-            try store.commit(pack, manifest: manifest)
+        let feeds = self.feeds
+        let written = Parallel.fork { () throws(ReplicaError) -> [PublicKey: FeedLog] in
+            let logs: [PublicKey: FeedLog]
+            do throws(FeedLogError) { logs = try feeds.logs(manifest.frontier.feeds) } catch { throw ReplicaError(.feedLog(error)) }
+            do throws(SnapshotError) {
+                let pack = try store.beginPack()
+                for (id, chunk) in chunks.sorted(by: { $0.key < $1.key }) where !store.contains(id) {
+                    try pack.put(id: id, rawSize: chunk.rawSize, compressed: chunk.compressed)
+                }
+                try store.commit(pack, manifest: manifest)
+            } catch { throw ReplicaError(.snapshot(error)) }
+            return logs
         }
         let loading = Result { () throws -> Loader.Loaded<M> in
             try Loader.load(manifest, as: M.self, store: DownloadedChunks(chunks, over: store), space: space,
-                            trusted: [manifest.signer], logs: logs)
+                            trusted: [manifest.signer], logs: existing)
         }
+        let logs: [PublicKey: FeedLog]
         let loaded: Loader.Loaded<M>
         do {
-            do { try written.join() } catch { throw ReplicaError(.snapshot(error)) }
+            logs = try written.join()
             loaded = try loading.get()
         } catch {
             // Nothing was loaded: forget the snapshot so it is not offered to others.

@@ -13,7 +13,7 @@ extension SnapshotReader {
         guard compressedSize <= SnapshotLimits.maxChunkCompressedBytes else {
             throw SnapshotError(.overLimit("chunk of \(compressedSize) compressed bytes"))
         }
-        if let raw = PrecheckedChunks.shared.take(id, compressed: compressed) {
+        if let raw = PrecheckedChunks.shared.find(id, compressed: compressed) {
             guard raw.count <= SnapshotLimits.maxChunkRawBytes, compressed.count == compressedSize, raw.count == rawSize else {
                 throw SnapshotError(.sizeMismatch(id: id.hex, expected: rawSize, actual: raw.count))
             }
@@ -25,11 +25,12 @@ extension SnapshotReader {
     }
 
     /// Checks a chunk ahead of its turn, where no state is needed: a node
-    /// calls it on the thread that read the chunk off the network, while it
-    /// is still handling earlier frames. A chunk that decompresses (within
-    /// the chunk limit) and hashes to `id` is remembered with its bytes, and
-    /// `verifiedChunk` of the very same bytes takes the result instead of
-    /// doing the work again; it still checks the sizes the index declares.
+    /// calls it as the chunk arrives, while it is still handling earlier
+    /// frames. A chunk that decompresses (within the chunk limit) and hashes
+    /// to `id` is remembered with its bytes: `verifiedChunk` of the very same
+    /// bytes finds the result instead of doing the work again (it still
+    /// checks the sizes the index declares), and so does the install that
+    /// loads the state from them (`DownloadedChunks`), which takes it.
     public static func precheck(_ compressed: [UInt8], id: Hash) {
         guard compressed.count <= SnapshotLimits.maxChunkCompressedBytes,
               let raw = try? Zstd.withPooledDecompressor({ (decompressor) throws(CompressionError) in
@@ -40,9 +41,12 @@ extension SnapshotReader {
     }
 }
 
-/// Chunks `precheck` found sound, waiting for `verifiedChunk`, each taken
-/// once. Bounded in bytes (compressed and raw together), oldest out first:
-/// chunks may be large, and any peer can send sound ones.
+/// Chunks `precheck` found sound, with their uncompressed bytes, kept for
+/// `verifiedChunk` and then for the install, which takes them. Bounded in
+/// bytes (compressed and raw together), oldest out first: chunks may be
+/// large, and any peer can send sound ones. The default budget holds a
+/// snapshot of some 50 MB uncompressed (a million W1 entries make 16 MB);
+/// for a larger one the install checks the chunks that fell out itself.
 final class PrecheckedChunks: Sendable {
     static let shared = PrecheckedChunks()
 
@@ -55,7 +59,7 @@ final class PrecheckedChunks: Sendable {
     let budget: Int
     private let state = Mutex(State())
 
-    init(budget: Int = 8 << 20) { self.budget = budget }
+    init(budget: Int = 64 << 20) { self.budget = budget }
 
     func put(_ id: Hash, compressed: [UInt8], raw: [UInt8]) {
         let size = compressed.count + raw.count
@@ -89,7 +93,17 @@ final class PrecheckedChunks: Sendable {
         }
     }
 
-    /// The raw bytes of `id` if prechecked from exactly `compressed`.
+    /// The raw bytes of `id` if prechecked from exactly `compressed`; they
+    /// stay held.
+    func find(_ id: Hash, compressed: [UInt8]) -> [UInt8]? {
+        state.withLock { state in
+            guard let held = state.chunks[id], Self.same(held.compressed, compressed) else { return nil }
+            return held.raw
+        }
+    }
+
+    /// The raw bytes of `id` if prechecked from exactly `compressed`, no
+    /// longer held.
     func take(_ id: Hash, compressed: [UInt8]) -> [UInt8]? {
         state.withLock { state in
             guard let held = state.chunks[id], Self.same(held.compressed, compressed) else { return nil }

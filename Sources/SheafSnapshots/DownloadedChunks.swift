@@ -19,4 +19,11 @@ public struct DownloadedChunks: ChunkSource {
         }
         return chunk.compressed
     }
+
+    /// What `SnapshotReader.precheck` found these very bytes to hold, when
+    /// the chunk was checked on arrival: the load need not decompress and
+    /// hash it again.
+    public func checkedRaw(_ id: Hash, compressed: [UInt8]) -> [UInt8]? {
+        PrecheckedChunks.shared.take(id, compressed: compressed)
+    }
 }

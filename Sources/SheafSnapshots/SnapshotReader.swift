@@ -11,6 +11,10 @@ public protocol ChunkSource: Sendable {
     func compressedChunk(_ id: Hash, limit: Int) throws(SnapshotError) -> [UInt8]?
     /// Many chunks at once (a source may batch its reads); nil where not held.
     func compressedChunks(_ requests: [(id: Hash, limit: Int)]) throws(SnapshotError) -> [[UInt8]?]
+    /// The uncompressed bytes of `id`, if this source already checked that
+    /// `compressed` decompresses to bytes that hash to `id`; nil, the
+    /// default, has the reader check them itself.
+    func checkedRaw(_ id: Hash, compressed: [UInt8]) -> [UInt8]?
 }
 
 extension ChunkSource {
@@ -20,6 +24,8 @@ extension ChunkSource {
         for request in requests { out.append(try compressedChunk(request.id, limit: request.limit)) }
         return out
     }
+
+    public func checkedRaw(_ id: Hash, compressed: [UInt8]) -> [UInt8]? { nil }
 }
 
 /// Loads a snapshot's records, verifying everything on the way: every chunk
@@ -159,22 +165,38 @@ public enum SnapshotReader {
             let fetched = try source.compressedChunks(plan[batch].map { ($0.entry.id, $0.entry.compressedSize) })
             for (i, compressed) in zip(batch, fetched) {
                 guard let compressed else { throw SnapshotError(.missingChunk(id: plan[i].entry.id.hex)) }
-                run.leaves.append(try decodeLeaf(plan[i], compressed, isFinal: i == plan.count - 1, boundaries: boundaries,
-                                                 decompressor: decompressor, decodeValue: decodeValue, into: &run.records))
+                let raw = try checked(compressed, plan[i].entry, from: source, decompressor: decompressor)
+                run.leaves.append(try decodeLeaf(plan[i], raw: raw, isFinal: i == plan.count - 1, boundaries: boundaries,
+                                                 decodeValue: decodeValue, into: &run.records))
             }
         }
         return run
     }
 
-    /// Verifies and decodes one leaf into `records`, checking that its cuts
-    /// are the canonical ones.
+    /// A leaf's uncompressed bytes: the source's, if it checked them
+    /// already (the sizes are still the index's to declare), else checked here.
+    private static func checked(_ compressed: [UInt8], _ entry: IndexEntry, from source: some ChunkSource,
+                                decompressor: Zstd.Decompressor) throws(SnapshotError) -> [UInt8] {
+        guard let raw = source.checkedRaw(entry.id, compressed: compressed) else {
+            return try verify(compressed, id: entry.id, rawSize: entry.rawSize, compressedSize: entry.compressedSize,
+                              decompressor: decompressor)
+        }
+        guard compressed.count == entry.compressedSize else {
+            throw SnapshotError(.sizeMismatch(id: entry.id.hex, expected: entry.compressedSize, actual: compressed.count))
+        }
+        guard raw.count == entry.rawSize else {
+            throw SnapshotError(.sizeMismatch(id: entry.id.hex, expected: entry.rawSize, actual: raw.count))
+        }
+        return raw
+    }
+
+    /// Decodes one checked leaf into `records`, checking that its cuts are
+    /// the canonical ones.
     private static func decodeLeaf<Record: Sendable>(
-        _ plan: LeafPlan, _ compressed: [UInt8], isFinal: Bool, boundaries: ChunkBoundaries, decompressor: Zstd.Decompressor,
+        _ plan: LeafPlan, raw: [UInt8], isFinal: Bool, boundaries: ChunkBoundaries,
         decodeValue: (inout ByteReader) throws(DecodingError) -> Record, into records: inout SortedMap<Record>.Builder
     ) throws(SnapshotError) -> LeafChunk {
         let entry = plan.entry
-        let raw = try verify(compressed, id: entry.id, rawSize: entry.rawSize, compressedSize: entry.compressedSize,
-                             decompressor: decompressor)
         var count = 0
         var firstKey = RecordKey([])
         var lastKey = RecordKey([])

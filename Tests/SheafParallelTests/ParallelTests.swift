@@ -136,6 +136,21 @@ import Glibc
         #expect(Parallel.mapWaiting(1) { $0 + 1 } == [1])
     }
 
+    /// A forked job may itself call `mapWaiting` (an install makes its logs
+    /// on the thread writing its chunks): no step lands on the serial queue
+    /// running the job, where it would wait for the very call waiting for it.
+    @Test(.enabled(if: Parallel.processorCount > 1))
+    func mapWaitingInsideAForkedJob() {
+        let started = DispatchSemaphore(value: 0)
+        let forked = Parallel.fork { () -> [Int] in
+            started.signal()
+            return Parallel.mapWaiting(40) { $0 * 2 }
+        }
+        // Joined only once a queue runs it, so the caller does not take it over.
+        #expect(started.wait(timeout: .now() + .seconds(10)) == .success, "the forked job never started")
+        #expect(forked.join() == (0..<40).map { $0 * 2 })
+    }
+
     struct StepFailed: Error, Equatable { let step: Int }
 
     /// A failing step's error comes back from `join` and `mapWaiting` (the

@@ -11,8 +11,13 @@ import Testing
         for n in 0..<10 { cache.put(Self.id(n), compressed: [UInt8](repeating: UInt8(n), count: 1_000), raw: [UInt8](repeating: 1, count: 1_500)) }
         #expect(cache.heldBytes <= 10_000)
         #expect(cache.heldBytes == 4 * 2_500)
-        // The first six went; the last four are there, each taken once.
+        // The first six went; the last four are there: found as often as
+        // asked for, then taken once.
         #expect(cache.take(Self.id(0), compressed: [UInt8](repeating: 0, count: 1_000)) == nil)
+        #expect(cache.find(Self.id(9), compressed: [UInt8](repeating: 9, count: 1_000))?.count == 1_500)
+        #expect(cache.find(Self.id(9), compressed: [UInt8](repeating: 9, count: 1_000))?.count == 1_500)
+        #expect(cache.heldBytes == 4 * 2_500)
+        #expect(cache.find(Self.id(9), compressed: [UInt8](repeating: 8, count: 1_000)) == nil)
         #expect(cache.take(Self.id(9), compressed: [UInt8](repeating: 9, count: 1_000))?.count == 1_500)
         #expect(cache.take(Self.id(9), compressed: [UInt8](repeating: 9, count: 1_000)) == nil)
         #expect(cache.heldBytes == 3 * 2_500)

@@ -86,6 +86,36 @@ struct ReaderTests {
         #expect(try sameRecords(f.load(control.manifest, control.chunks).get(), f.records))
     }
 
+    /// A source that checked its leaves already (a node that checked each
+    /// chunk on arrival) is believed about their bytes, never about their
+    /// sizes: the index declares those.
+    @Test("bytes a source vouches for are taken as they are; sizes still come from the index")
+    func vouchedBytes() throws {
+        let f = try ReaderFixture()
+        // Leaves served as bytes no decompressor accepts: only the vouched
+        // raw bytes can make the load succeed.
+        var source = VouchingSource(chunks: f.chunks)
+        for leaf in f.layout {
+            source.served[leaf.id] = [UInt8](repeating: 0xFF, count: leaf.compressedSize)
+            source.raw[leaf.id] = try f.chunks.raw(leaf.id)
+        }
+        #expect(try sameRecords(f.load(f.manifest, source).get(), f.records))
+        // Unvouched, the same bytes fail as any corrupt chunk does.
+        var unvouched = source
+        unvouched.raw = [:]
+        #expect(f.error(f.manifest, unvouched)?.code.compressionError != nil)
+        // Vouched bytes of another size than the index declares are refused.
+        let leaf = f.layout[f.layout.count / 2]
+        var longer = source
+        longer.raw[leaf.id]?.append(0)
+        #expect(f.error(f.manifest, longer)?.code == .sizeMismatch(id: leaf.id.hex, expected: leaf.rawSize, actual: leaf.rawSize + 1))
+        // And served bytes of another size than declared, whatever they hold.
+        var shorter = source
+        shorter.served[leaf.id]?.removeLast()
+        #expect(f.error(f.manifest, shorter)?.code == .sizeMismatch(id: leaf.id.hex, expected: leaf.compressedSize,
+                                                                         actual: leaf.compressedSize - 1))
+    }
+
     @Test("every flipped bit of a leaf chunk and of an index chunk is caught (or harmless)")
     func flippedBits() throws {
         let f = try ReaderFixture(count: 120)
@@ -505,5 +535,20 @@ struct PrecheckTests {
             _ = try SnapshotReader.verifiedChunk(other.compressed, id: c.id, rawSize: other.raw.count,
                                                  compressedSize: other.compressed.count)
         }
+    }
+}
+
+/// Serves a snapshot's chunks, some replaced (`served`), and vouches for
+/// the raw bytes of those it lists in `raw`, as a source that checked them
+/// on arrival does.
+struct VouchingSource: ChunkSource {
+    var chunks: MemoryChunks
+    var served: [Hash: [UInt8]] = [:]
+    var raw: [Hash: [UInt8]] = [:]
+
+    func compressedChunk(_ id: Hash, limit: Int) throws(SnapshotError) -> [UInt8]? { served[id] ?? chunks.chunks[id] }
+
+    func checkedRaw(_ id: Hash, compressed: [UInt8]) -> [UInt8]? {
+        served[id] == compressed ? raw[id] : nil
     }
 }

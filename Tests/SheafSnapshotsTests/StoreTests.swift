@@ -502,9 +502,51 @@ struct DownloadedChunksTests {
             #expect(loaded.map(\.0) == (try StoreHarness.load(committed.manifest, from: source)).map(\.0))
             #expect(loaded.map(\.1) == (try StoreHarness.load(committed.manifest, from: source)).map(\.1))
 
+            // Chunks checked on arrival are vouched for once, to the load
+            // that takes them: this load checked every chunk itself.
+            for (id, chunk) in chunks { #expect(downloaded.checkedRaw(id, compressed: chunk.compressed) == nil) }
+
             let inMemory = try #require(chunks.first { $0.value.compressed.count > 1 })
             #expect(throws: SnapshotError.self) { _ = try downloaded.compressedChunk(inMemory.key, limit: inMemory.value.compressed.count - 1) }
             #expect(try downloaded.compressedChunk(Hash.of([1, 2, 3], domain: HashDomain("absent")), limit: 1 << 20) == nil)
+            source.close()
+            destination.close()
+        }
+    }
+
+    /// A chunk checked on arrival (`precheck`) need not be decompressed and
+    /// hashed again by the load: the downloaded chunks vouch for its bytes,
+    /// once, and only for the very bytes that were checked.
+    @Test("chunks checked on arrival are vouched for, once")
+    func prechecked() throws {
+        try withTemporaryDirectory { dir in
+            let source = try SnapshotStore(directory: Path.join(dir, "source"), durability: .none)
+            let committed = try StoreHarness(store: source).commit(storeMap(300, seed: 11), entries: 5, createdAt: 1)
+            var chunks: [Hash: (rawSize: Int, compressed: [UInt8])] = [:]
+            var raws: [Hash: [UInt8]] = [:]
+            for id in committed.chunkIDs {
+                let compressed = try #require(try source.compressedChunk(id, limit: 1 << 24))
+                raws[id] = try Zstd.decompress(compressed, maxOutput: 1 << 20)
+                chunks[id] = (raws[id]?.count ?? 0, compressed)
+            }
+            let destination = try SnapshotStore(directory: Path.join(dir, "destination"), durability: .none)
+            let downloaded = DownloadedChunks(chunks, over: destination)
+            let (id, chunk) = try #require(chunks.first { $0.value.compressed.count > 8 })
+            #expect(downloaded.checkedRaw(id, compressed: chunk.compressed) == nil, "not checked yet")
+            // A chunk that does not hash to its id is not remembered.
+            SnapshotReader.precheck(chunk.compressed, id: Hash.of([9], domain: HashDomain("other")))
+            #expect(downloaded.checkedRaw(Hash.of([9], domain: HashDomain("other")), compressed: chunk.compressed) == nil)
+            for (id, chunk) in chunks { SnapshotReader.precheck(chunk.compressed, id: id) }
+            var other = chunk.compressed
+            other[other.count - 1] ^= 1
+            #expect(downloaded.checkedRaw(id, compressed: other) == nil, "other bytes under the same id")
+            #expect(downloaded.checkedRaw(id, compressed: chunk.compressed) == raws[id])
+            #expect(downloaded.checkedRaw(id, compressed: chunk.compressed) == nil, "taken")
+            // The load takes the rest and gives the same records as the store.
+            let loaded = try SnapshotReader.load(committed.manifest, from: downloaded, recordsPerChunk: 4, decodeValue: Bytes.decode).records
+            #expect(loaded.map(\.1) == (try StoreHarness.load(committed.manifest, from: source)).map(\.1))
+            let leaves = Set(committed.chunkIDs).subtracting(committed.manifest.index.map(\.id))
+            for leaf in leaves { #expect(downloaded.checkedRaw(leaf, compressed: chunks[leaf]?.compressed ?? []) == nil) }
             source.close()
             destination.close()
         }
