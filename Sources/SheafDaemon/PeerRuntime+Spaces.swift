@@ -97,6 +97,31 @@ extension PeerRuntime {
         logger.notice("dropped space", metadata: ["space": "\(space.hex)"])
     }
 
+    /// Holds an audit back while `key` is catching up (neighbours claim
+    /// entries it does not store yet) or its state root is being built
+    /// (which a node does as soon as it has caught up), for at most
+    /// `auditDeferral`; and for one check interval in any case, so the
+    /// frame that asked for the audit has had its effects (the root build
+    /// that starts on catching up, say). The audit would take a core from
+    /// that work, and its verdict only decides whether to vouch for someone
+    /// else's snapshot; a space written without pause still gets its
+    /// audits, late.
+    func waitWhileCatchingUp(_ key: DiscoveryKey) async {
+        let deadline = ContinuousClock.now + Self.auditDeferral
+        repeat {
+            try? await Task.sleep(for: Self.auditDeferralCheck)
+        } while ContinuousClock.now < deadline && (isCatchingUp(key) || spaces[key]?.summarizing != nil)
+    }
+
+    /// Whether neighbours claim entries of `key` this node does not store.
+    func isCatchingUp(_ key: DiscoveryKey) -> Bool {
+        guard let stored = host.storedFrontier(of: key) else { return false }
+        return host.knownEntries(of: key) > stored.entryCount
+    }
+
+    static var auditDeferral: Duration { .seconds(60) }
+    static var auditDeferralCheck: Duration { .milliseconds(250) }
+
     /// What the core reports: logs, metrics, bootstrap progress.
     func observe(_ event: NodeEvent) {
         metrics.record(event)

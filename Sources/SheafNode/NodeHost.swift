@@ -53,6 +53,11 @@ public final class NodeHost<M: Model> {
     /// in as any other input (the daemon does). Unset, audits run inline:
     /// the simulator needs them at a deterministic point.
     public var reportLater: (@Sendable ([NodeInput]) async -> Void)?
+    /// Awaited before an audit started for `reportLater` does its work. An
+    /// audit replays the space's history on a core the node may need for
+    /// catching up, and nothing waits for its verdict but trust in someone
+    /// else's snapshot: an owner can hold it back while the node is busy.
+    public var auditWhenIdle: (@Sendable (DiscoveryKey) async -> Void)?
     /// Called while streaming a snapshot, before reading each batch of
     /// chunks: an owner that sends frames as it goes (the daemon) drains
     /// `outbox` here, so the manifest and the first chunks are on their way
@@ -71,6 +76,10 @@ public final class NodeHost<M: Model> {
     /// calling into it; the simulator asks after every event, so this
     /// reaches the core in place.
     public func storedFrontier(of key: DiscoveryKey) -> Frontier? { Self.inPlace(&core) { $0.storedFrontier(of: key) } }
+
+    /// Entries the core knows to exist in a space (see
+    /// `ProtocolNode.knownEntries`), read in place like `storedFrontier`.
+    public func knownEntries(of key: DiscoveryKey) -> UInt64 { Self.inPlace(&core) { $0.knownEntries(of: key) } }
 
     private static func inPlace<R>(_ core: inout ProtocolNode, _ read: (inout ProtocolNode) -> R) -> R { read(&core) }
 
@@ -188,7 +197,7 @@ public final class NodeHost<M: Model> {
             guard let replica = replicas[key] else { break }
             stats.audits += 1
             guard let reportLater else { return await Self.audit(manifest, by: replica, in: key) }
-            Self.audit(manifest, by: replica, in: key, then: reportLater)
+            Self.audit(manifest, by: replica, in: key, after: auditWhenIdle, then: reportLater)
         case .storeEvidence(let key, let evidence):
             storeEvidence(evidence, in: key)
         }
@@ -294,8 +303,12 @@ public final class NodeHost<M: Model> {
     }
 
     private static func audit(_ manifest: SnapshotManifest, by replica: Replica<M>, in key: DiscoveryKey,
+                              after idle: (@Sendable (DiscoveryKey) async -> Void)?,
                               then report: @escaping @Sendable ([NodeInput]) async -> Void) {
-        Task { await report(await audit(manifest, by: replica, in: key)) }
+        Task {
+            await idle?(key)
+            await report(await audit(manifest, by: replica, in: key))
+        }
     }
 
     private static func audit(_ manifest: SnapshotManifest, by replica: Replica<M>, in key: DiscoveryKey) async -> [NodeInput] {

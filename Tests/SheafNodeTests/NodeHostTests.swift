@@ -245,6 +245,35 @@ import Testing
         }
     }
 
+    /// An owner may hold a background audit back (the daemon does while
+    /// it catches up): nothing of the audit is done or reported until
+    /// `auditWhenIdle` returns, and then the verdict comes as usual.
+    @Test func anAuditWaitsForItsOwnerToLetItStart() async throws {
+        try await withTemporaryDirectory { dir in
+            let reports = AuditReports()
+            let gate = AuditGate()
+            let (network, source, newcomer) = try await join(trust: .replay, in: dir) { host in
+                host.reportLater = { inputs in await reports.add(inputs) }
+                host.auditWhenIdle = { key in await gate.pass(key) }
+            }
+            let manifest = try #require(source.storedSnapshots.first)
+            await network.run(until: network.now + .seconds(10))
+            let clock = ContinuousClock()
+            var deadline = clock.now + .seconds(10)
+            while await gate.waiting.isEmpty, clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            let asked = await gate.waiting
+            #expect(!asked.isEmpty && asked.allSatisfy { $0 == discovery }, "the audit never asked to start")
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(await reports.verdict(of: manifest.id) == nil, "reported while held back")
+            await gate.open()
+            deadline = clock.now + .seconds(10)
+            while await reports.verdict(of: manifest.id) == nil, clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(await reports.verdict(of: manifest.id)?.verdict == .consistent)
+            await newcomer.close()
+            await source.close()
+        }
+    }
+
     @Test func aReplayingNewcomerFetchesEveryEntry() async throws {
         try await withTemporaryDirectory { dir in
             let (network, source, newcomer) = try await join(trust: .replay, in: dir)
@@ -267,4 +296,23 @@ actor AuditReports {
     }
 
     func verdict(of id: Hash) -> (verdict: AuditVerdict, attestation: Attestation?)? { verdicts[id] }
+}
+
+/// Holds audits back until opened, noting which spaces asked.
+actor AuditGate {
+    private(set) var waiting: [DiscoveryKey] = []
+    private var isOpen = false
+    private var held: [CheckedContinuation<Void, Never>] = []
+
+    func pass(_ key: DiscoveryKey) async {
+        waiting.append(key)
+        if isOpen { return }
+        await withCheckedContinuation { held.append($0) }
+    }
+
+    func open() {
+        isOpen = true
+        for continuation in held { continuation.resume() }
+        held = []
+    }
 }
