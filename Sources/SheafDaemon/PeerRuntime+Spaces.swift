@@ -106,7 +106,7 @@ extension PeerRuntime {
     /// that work, and its verdict only decides whether to vouch for someone
     /// else's snapshot; a space written without pause still gets its
     /// audits, late.
-    func waitWhileCatchingUp(_ key: DiscoveryKey) async {
+    func waitUntilIdle(_ key: DiscoveryKey) async {
         let deadline = ContinuousClock.now + Self.auditDeferral
         repeat {
             try? await Task.sleep(for: Self.auditDeferralCheck)

@@ -96,7 +96,7 @@ public actor PeerRuntime: TransportDelegate {
         host.reportLater = { [weak self] inputs in
             for input in inputs { await self?.feed(input) }
         }
-        host.auditWhenIdle = { [weak self] key in await self?.waitWhileCatchingUp(key) }
+        host.auditWhenIdle = { [weak self] key in await self?.waitUntilIdle(key) }
         // Only ever called from inside `withHost`, on this actor.
         host.drainOutbox = { [weak self] in await self?.flush() }
         await withHost { host.start() }

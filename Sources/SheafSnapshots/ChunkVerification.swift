@@ -14,10 +14,7 @@ extension SnapshotReader {
             throw SnapshotError(.overLimit("chunk of \(compressedSize) compressed bytes"))
         }
         if let raw = PrecheckedChunks.shared.find(id, compressed: compressed) {
-            guard raw.count <= SnapshotLimits.maxChunkRawBytes, compressed.count == compressedSize, raw.count == rawSize else {
-                throw SnapshotError(.sizeMismatch(id: id.hex, expected: rawSize, actual: raw.count))
-            }
-            return raw
+            return try declared(raw, compressed: compressed, id: id, rawSize: rawSize, compressedSize: compressedSize)
         }
         return try Zstd.withPooledDecompressor { (decompressor) throws(SnapshotError) in
             try verify(compressed, id: id, rawSize: rawSize, compressedSize: compressedSize, decompressor: decompressor)

@@ -181,11 +181,18 @@ public enum SnapshotReader {
             return try verify(compressed, id: entry.id, rawSize: entry.rawSize, compressedSize: entry.compressedSize,
                               decompressor: decompressor)
         }
-        guard compressed.count == entry.compressedSize else {
-            throw SnapshotError(.sizeMismatch(id: entry.id.hex, expected: entry.compressedSize, actual: compressed.count))
+        return try declared(raw, compressed: compressed, id: entry.id, rawSize: entry.rawSize, compressedSize: entry.compressedSize)
+    }
+
+    /// Bytes a check on arrival vouched for (it knew only the id), if they
+    /// and the bytes they came from have the sizes the index declares.
+    static func declared(_ raw: [UInt8], compressed: [UInt8], id: Hash, rawSize: Int,
+                         compressedSize: Int) throws(SnapshotError) -> [UInt8] {
+        guard compressed.count == compressedSize else {
+            throw SnapshotError(.sizeMismatch(id: id.hex, expected: compressedSize, actual: compressed.count))
         }
-        guard raw.count == entry.rawSize else {
-            throw SnapshotError(.sizeMismatch(id: entry.id.hex, expected: entry.rawSize, actual: raw.count))
+        guard raw.count == rawSize, rawSize <= SnapshotLimits.maxChunkRawBytes else {
+            throw SnapshotError(.sizeMismatch(id: id.hex, expected: rawSize, actual: raw.count))
         }
         return raw
     }

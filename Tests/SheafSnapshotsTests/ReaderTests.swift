@@ -496,8 +496,8 @@ extension Result {
     var failure: Failure? { if case .failure(let e) = self { e } else { nil } }
 }
 
-/// Chunks checked on arrival (`precheck`) are taken by `verifiedChunk` only
-/// for the very same bytes, once, and the declared sizes still count.
+/// Chunks checked on arrival (`precheck`) are found by `verifiedChunk` only
+/// for the very same bytes, and the declared sizes still count.
 @Suite("SnapshotReader: prechecked chunks")
 struct PrecheckTests {
     static func chunk(seed: UInt64) throws -> (id: Hash, raw: [UInt8], compressed: [UInt8]) {
@@ -506,7 +506,7 @@ struct PrecheckTests {
         return (Hash.of(raw, domain: SnapshotDomains.chunk), raw, try Zstd.compress(raw))
     }
 
-    @Test func aPrecheckedChunkVerifiesOnceWithTheSameChecks() throws {
+    @Test func aPrecheckedChunkIsFoundWithTheSameChecks() throws {
         let c = try Self.chunk(seed: 0x9C01)
         SnapshotReader.precheck(c.compressed, id: c.id)
         // Sizes other than the index declares still fail, prechecked or not.
@@ -515,7 +515,7 @@ struct PrecheckTests {
         }
         SnapshotReader.precheck(c.compressed, id: c.id)
         #expect(try SnapshotReader.verifiedChunk(c.compressed, id: c.id, rawSize: c.raw.count, compressedSize: c.compressed.count) == c.raw)
-        // Taken: the next call does the work itself, with the same answer.
+        // Still held (for the install to take): the same answer again.
         #expect(try SnapshotReader.verifiedChunk(c.compressed, id: c.id, rawSize: c.raw.count, compressedSize: c.compressed.count) == c.raw)
     }
 
