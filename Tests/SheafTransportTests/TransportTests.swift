@@ -8,9 +8,7 @@ struct TransportTests {
     @Test("two transports connect and exchange frames both ways; keys and session hashes agree")
     func exchange() async throws {
         let a = Node(), b = Node()
-        let address = try await a.listen()
-        b.transport.connect(to: address, persistent: false, expectedPeer: a.key)
-        #expect(await eventually { await bothConnected(a, b) })
+        try await connect(a, b, checkingKey: true)
         let (aSaw, bSaw) = (await a.recorder.connections[0], await b.recorder.connections[0])
         #expect(aSaw.peer == b.key && bSaw.peer == a.key)
         #expect(aSaw.session == bSaw.session)
@@ -70,9 +68,7 @@ struct TransportTests {
     func oversizeFrame() async throws {
         let a = Node { $0.maxFrameBytes = 1 << 20 }
         let b = Node { $0.maxFrameBytes = 4 << 20 }
-        let address = try await a.listen()
-        b.transport.connect(to: address, persistent: false)
-        #expect(await eventually { await bothConnected(a, b) })
+        try await connect(a, b)
         b.transport.send([UInt8](repeating: 7, count: 2 << 20), to: a.key)
         #expect(await eventually { await a.recorder.disconnections.count == 1 })
         let reason = await a.recorder.disconnections.first?.reason ?? ""
@@ -193,9 +189,7 @@ struct TransportTests {
     @Test("a frame is delivered only once the delegate's look at it on arrival has returned")
     func deliveryWaitsForArrival() async throws {
         let a = Node(), b = Node()
-        let address = try await a.listen()
-        b.transport.connect(to: address, persistent: false)
-        #expect(await eventually { await bothConnected(a, b) })
+        try await connect(a, b)
         a.recorder.arrivalDelay.store(3_000, ordering: .relaxed)
         // Small frames sent together arrive in one read and are handed over together.
         let frames = (0..<40).map { [UInt8](repeating: UInt8($0), count: 100 + $0) }
@@ -210,9 +204,7 @@ struct TransportTests {
     @Test("each frame is shown to the delegate on arrival, while the one before is still being delivered")
     func arrivingAheadOfDelivery() async throws {
         let a = Node(), b = Node()
-        let address = try await a.listen()
-        b.transport.connect(to: address, persistent: false)
-        #expect(await eventually { await bothConnected(a, b) })
+        try await connect(a, b)
         await a.recorder.block()
         let frames: [[UInt8]] = [[1, 1, 1], [2, 2], [3]]
         b.transport.send(frames[0], to: a.key)
@@ -233,9 +225,7 @@ struct TransportTests {
     func slowPeer() async throws {
         let a = Node { $0.maxQueuedBytesPerPeer = 4 << 20 }
         let b = Node()
-        let address = try await a.listen()
-        b.transport.connect(to: address, persistent: false)
-        #expect(await eventually { await bothConnected(a, b) })
+        try await connect(a, b)
         await b.recorder.block()
         let frame = [UInt8](repeating: 1, count: 1 << 20)
         // TCP and socket buffers absorb some; the queue then fills.
@@ -273,6 +263,13 @@ struct TransportTests {
         await c.transport.shutdown()
         await d.transport.shutdown()
     }
+}
+
+/// `b` dials `a` (expecting `a`'s key when `checkingKey`) and both report the session.
+private func connect(_ a: Node, _ b: Node, checkingKey: Bool = false) async throws {
+    let address = try await a.listen()
+    b.transport.connect(to: address, persistent: false, expectedPeer: checkingKey ? a.key : nil)
+    #expect(await eventually { await bothConnected(a, b) })
 }
 
 private func bothConnected(_ a: Node, _ b: Node) async -> Bool {
